@@ -1,0 +1,50 @@
+"""Command line of the autograder: `python -m autograder COMMAND`.
+
+  strip        student_template/partN from solution/partN (+ handout/partN)
+  generate     reference_data/partN from the case tables and the solution
+  package      dist/hw4_partN_autograder.zip
+  build        all of the above, then grade the solution and the template through the zips
+  grade        Gradescope mode: grade ROOT/submission into ROOT/results/results.json
+  selfcheck    grade the solution and the template through the built zips
+"""
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PARTS = {"part1": "autograder.hw4.part1", "part2": "autograder.hw4.part2"}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("strip", "generate", "package", "build", "selfcheck"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--part", choices=sorted(PARTS), action="append", help="default: every part")
+    grade = commands.add_parser("grade", help="grade a submission, Gradescope style")
+    grade.add_argument("--root", type=Path, default=None, help="default: $AUTOGRADER_ROOT or /autograder")
+    args = parser.parse_args(argv)
+
+    if args.command == "grade":
+        from autograder.gradescope import run_gradescope
+        return run_gradescope(args.root)
+
+    from autograder import build
+    parts = args.part or sorted(PARTS)
+    steps = {
+        "strip": [build.strip],
+        "generate": [build.generate],
+        "package": [build.package],
+        "selfcheck": [build.selfcheck],
+        "build": [build.strip, build.generate, build.package, build.selfcheck],
+    }[args.command]
+    ok = True
+    for step in steps:
+        for part in parts:
+            ok = step(REPO, part, PARTS[part]) and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

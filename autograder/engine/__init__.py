@@ -1,0 +1,1 @@
+"""The generic grading engine: nothing in here knows about GANs or diffusion."""

@@ -1,0 +1,1 @@
+"""HW4's content: one case table per Gradescope assignment."""
