@@ -181,6 +181,11 @@ def child(case, args, cpu_seconds, out_fd):
         _write_json(out_fd, f"{case.id}.status.json", status)
     except BaseException:  # noqa: B902 - the status file says what little we know
         code = 70
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()      # what the student printed, for the log
+        except BaseException:  # noqa: B902
+            pass
     os._exit(code)
 
 

@@ -1,0 +1,65 @@
+"""Shared fixtures: the repository, the parts, and autograder zips built from the committed data."""
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from autograder.__main__ import PARTS  # noqa: E402
+from autograder.build import grade_with_zip  # noqa: E402
+from autograder.engine.package import build_zip  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "notebook: executes a solution notebook end to end (slow)")
+    config.addinivalue_line("markers", "attack: grades an adversarial submission (needs root)")
+
+
+@pytest.fixture(scope="session")
+def autograder_zips(tmp_path_factory):
+    """{part: zip path}, packed from the committed reference data (not from dist/)."""
+    folder = tmp_path_factory.mktemp("zips")
+    return {part: build_zip(REPO, part, table, folder / f"hw4_{part}_autograder.zip") for part, table in PARTS.items()}
+
+
+@pytest.fixture(scope="session")
+def manifests():
+    return {part: json.loads((REPO / "reference_data" / part / "manifest.json").read_text()) for part in PARTS}
+
+
+@pytest.fixture
+def grade(autograder_zips, tmp_path):
+    """grade(part, submission_folder) -> results.json as a dict, through the part's zip."""
+    counter = iter(range(1000))
+
+    def run(part, submission):
+        return grade_with_zip(autograder_zips[part], Path(submission), tmp_path / f"run{next(counter)}")
+    return run
+
+
+def scores_by_function(results):
+    """{graded name: (points earned, points possible)} from a results.json."""
+    totals = {}
+    for test in results["tests"]:
+        function = test["name"].split(":", 1)[0]
+        earned, possible = totals.get(function, (0.0, 0.0))
+        totals[function] = (earned + test["score"], possible + test["max_score"])
+    return totals
+
+
+def make_submission(tmp_path, part, files):
+    """A submission folder from {relative path: source text}, other graded files from the solution."""
+    folder = tmp_path / "submission"
+    shutil.copytree(REPO / "solution" / part, folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
+    for rel, text in files.items():
+        path = folder / rel
+        if text is None:
+            path.unlink()
+        else:
+            path.write_text(text)
+    return folder
