@@ -5,6 +5,7 @@ demand; every process of that user is killed after a timeout and at the end. Not
 as root (a TA's laptop), it runs as the same user with the same limits, and the
 grader says that this is no security boundary.
 """
+import fcntl
 import json
 import os
 import pwd
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 SANDBOX_USER = os.environ.get("AUTOGRADER_SANDBOX_USER", "gs-student")
+SPARE_USERS = 8                 # concurrent graders on one machine each take their own user
 MAX_PROTOCOL_LINE = 4096
 WORKER_START_TIMEOUT = 90.0     # importing torch on half a CPU
 
@@ -44,10 +46,8 @@ class Outcome:
     seconds: float
 
 
-def ensure_user(name: str = SANDBOX_USER):
-    """(uid, gid) of the sandbox user, creating it if needed; None when not root."""
-    if os.geteuid() != 0:
-        return None
+def ensure_user(name: str):
+    """(uid, gid) of a sandbox user, creating it if needed (root only)."""
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
@@ -60,6 +60,37 @@ def ensure_user(name: str = SANDBOX_USER):
     return entry.pw_uid, entry.pw_gid
 
 
+def acquire_user(base: str = SANDBOX_USER):
+    """A sandbox user no other grader on this machine is using, and the lock that holds it.
+
+    Graders that share a user would kill each other's workers (every process of the
+    user is killed after a timeout), so each takes an flock on the user's lock file.
+    Returns None when not root: then there is no user to switch to.
+    """
+    if os.geteuid() != 0:
+        return None
+    lock_dir = Path(tempfile.gettempdir()) / "autograder-locks"
+    try:
+        lock_dir.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(lock_dir)
+    if info.st_uid != 0 or info.st_mode & 0o777 != 0o700 or not os.path.isdir(lock_dir) or lock_dir.is_symlink():
+        raise RuntimeError(f"{lock_dir} is not a root-only folder")
+    for index in range(SPARE_USERS):
+        name = base if index == 0 else f"{base}{index}"
+        fd = os.open(lock_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        uid, gid = ensure_user(name)
+        kill_user(uid, gid)         # anything a crashed earlier grader left behind
+        return name, uid, gid, fd
+    raise RuntimeError(f"all {SPARE_USERS} sandbox users are busy")
+
+
 def _proc_entries():
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -67,14 +98,18 @@ def _proc_entries():
 
 
 def _uid_of(pid: int) -> Optional[int]:
+    """Real uid of a live process; None for zombies (already dead, waiting to be reaped) and gone ones."""
+    uid = None
     try:
         with open(f"/proc/{pid}/status") as handle:
             for line in handle:
+                if line.startswith("State:") and line.split()[1] in ("Z", "X"):
+                    return None
                 if line.startswith("Uid:"):
-                    return int(line.split()[1])
+                    uid = int(line.split()[1])
     except OSError:
         return None
-    return None
+    return uid
 
 
 def processes_of(uid: int) -> List[int]:
@@ -138,7 +173,8 @@ class Sandbox:
     def __init__(self, table: str, runner_files: List[Tuple[Path, str]], inputs: List[Path], package_dir: Optional[Path],
                  package: str, graded_files: List[str], limits: Limits = Limits(), python: str = sys.executable):
         self.table, self.limits, self.python = table, limits, python
-        self.ids = ensure_user()
+        held = acquire_user()
+        self.user, self.ids, self._lock = (held[0], held[1:3], held[3]) if held else (None, None, None)
         self.uid = self.ids[0] if self.ids else None
         self.root = Path(tempfile.mkdtemp(prefix="autograder-"))
         os.chmod(self.root, 0o711)
@@ -268,7 +304,7 @@ class Sandbox:
         except OSError:
             self.stop()
             return Outcome(False, False, None, None, 0.0)
-        reply = self._read_reply(timeout + 0.5)
+        reply = self._read_reply(timeout + 0.2)     # + the fork and the file writes
         seconds = time.monotonic() - started
         if reply is not None and reply.get("case") == case_id:
             self.clean_up_strays()
@@ -277,7 +313,7 @@ class Sandbox:
         kill_tree(self.process.pid, include_root=False)
         if self.uid is not None:
             self._kill_user_except_worker()
-        reply = self._read_reply(2.0)
+        reply = self._read_reply(2.0) if self.process is not None else None
         if reply is None or reply.get("case") != case_id:
             self.stop()
         return Outcome(False, True, None, None, seconds)
@@ -364,3 +400,5 @@ class Sandbox:
         self.stop()
         os.close(self.out_fd)
         shutil.rmtree(self.root, ignore_errors=True)
+        if self._lock is not None:
+            os.close(self._lock)     # releases the user for the next grader

@@ -1,0 +1,35 @@
+"""Realistic single bugs lose points exactly on the functions they break, nowhere else.
+
+The catalogue is tests/fixtures/bugs.py; each bug is an edit of the reference solution.
+Only the bug's file is graded: files are graded independently of each other.
+"""
+import pytest
+
+from conftest import REPO, make_submission
+from fixtures.bugs import BUGS, apply
+
+
+# Mistakes confined to one branch of a function that is otherwise right: they must lose
+# points, but may keep most of them (partial credit that is fair).
+BRANCH_BUGS = {
+    "p_losses-no-value-error": "only the error path for an unknown loss_type is wrong",
+    "p_sample-noise-at-t0": "adds 0 * noise at t=0 (posterior_variance[0] is 0): only the extra draw is wrong",
+    "p_sample_loop-return-all-without-x_T": "only the return_all=True list is wrong",
+    "ddim_step-missing-clamp": "wrong only for long jumps at eta=1, where rounding makes the variance negative",
+    "ddim_step-draws-noise-at-eta-0": "draws an unused random number at eta=0; values are right",
+}
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=lambda bug: bug.name)
+def test_bug_loses_points_exactly_where_it_is(bug, grade_files, tmp_path):
+    submission = make_submission(tmp_path, bug.part, apply(bug, REPO / "solution"))
+    totals, tests = grade_files(bug.part, submission, files=[bug.file])
+    for function, (earned, possible) in totals.items():
+        if function in bug.loses:
+            assert earned < possible, f"{bug.name}: {function} kept all its points"
+            if bug.name not in BRANCH_BUGS:
+                assert earned <= possible / 2, f"{bug.name}: {function} kept most of its points ({earned}/{possible})"
+        else:
+            failed = [t.output for t in tests if t.name.startswith(function + ":") and t.score < t.max_score]
+            assert earned == possible, f"{bug.name}: {function} lost points: {failed}"
+    assert set(bug.loses) <= set(totals), f"{bug.name}: names not graded in {bug.file}"
