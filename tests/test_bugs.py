@@ -1,12 +1,12 @@
 """Realistic single bugs lose points exactly on the functions they break, nowhere else.
 
-The catalogue is tests/fixtures/bugs.py; each bug is an edit of the reference solution.
+The catalogue is autograder/hw4/mistakes.py; each mistake is an edit of the reference solution.
 Only the bug's file is graded: files are graded independently of each other.
 """
 import pytest
 
 from conftest import REPO, make_submission
-from fixtures.bugs import BUGS, apply
+from autograder.hw4.mistakes import MISTAKES as BUGS, apply
 
 
 # Mistakes confined to one branch of a function that is otherwise right: they must lose
@@ -20,8 +20,12 @@ BRANCH_BUGS = {
 }
 
 
+def recorded_mistakes(manifest):
+    return {m["name"] for case in manifest["cases"] for m in case["mistakes"]}
+
+
 @pytest.mark.parametrize("bug", BUGS, ids=lambda bug: bug.name)
-def test_bug_loses_points_exactly_where_it_is(bug, grade_files, tmp_path):
+def test_bug_loses_points_exactly_where_it_is(bug, grade_files, manifests, tmp_path):
     submission = make_submission(tmp_path, bug.part, apply(bug, REPO / "solution"))
     totals, tests = grade_files(bug.part, submission, files=[bug.file])
     for function, (earned, possible) in totals.items():
@@ -33,3 +37,14 @@ def test_bug_loses_points_exactly_where_it_is(bug, grade_files, tmp_path):
             failed = [t.output for t in tests if t.name.startswith(function + ":") and t.score < t.max_score]
             assert earned == possible, f"{bug.name}: {function} lost points: {failed}"
     assert set(bug.loses) <= set(totals), f"{bug.name}: names not graded in {bug.file}"
+    if bug.name in recorded_mistakes(manifests[bug.part]):
+        named = [t for t in tests if bug.misconception in t.output]
+        assert named, f"{bug.name}: no failed case names the mistake"
+
+
+@pytest.mark.parametrize("part", ["part1", "part2"])
+def test_most_known_mistakes_are_recognised(part, manifests):
+    """A mistake is recognised when it changes some case's outputs without raising; the rest raise
+    (wrong parameter shapes, wrong return types) and their messages already name the problem."""
+    catalogue = {bug.name for bug in BUGS if bug.part == part}
+    assert len(recorded_mistakes(manifests[part])) >= 0.85 * len(catalogue)

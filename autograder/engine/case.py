@@ -82,6 +82,7 @@ class Part:
     hidden_visibility: str = "after_due_date"   # what Gradescope shows of hidden cases
     deadline: float = 420.0        # seconds for all cases together, well inside Gradescope's 10 minutes
     notebook: Optional[str] = None
+    mistakes: Optional[str] = None  # module of known mistakes (MISTAKES), used only when generating references
 
     def file_of(self, case: Case) -> str:
         return case.module.replace(".", "/") + ".py"

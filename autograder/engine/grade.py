@@ -9,7 +9,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from safetensors.numpy import load as load_safetensors
@@ -34,6 +34,7 @@ class Reference:
     manifest: dict
     expected: Dict[str, Dict[str, np.ndarray]]
     folder: Path
+    mistakes: Dict[str, List[Tuple[str, Dict[str, np.ndarray]]]]   # case id -> [(message, outputs)]
 
     @property
     def cases(self) -> List[dict]:
@@ -43,14 +44,18 @@ class Reference:
 def load_reference(folder: Path) -> Reference:
     """The manifest and every expected output, verified against the manifest's sha256."""
     manifest = json.loads((folder / MANIFEST).read_text())
-    expected = {}
+    expected, mistakes = {}, {}
     for case in manifest["cases"]:
-        for key in ("inputs", "expected"):
-            if sha256_of(folder / case[key]) != case[f"{key}_sha256"]:
-                raise ReferenceDataError(f"{case[key]} does not match the manifest's sha256")
+        files = [(case["inputs"], case["inputs_sha256"]), (case["expected"], case["expected_sha256"])]
+        files += [(m["file"], m["sha256"]) for m in case.get("mistakes", [])]
+        for rel, digest in files:
+            if sha256_of(folder / rel) != digest:
+                raise ReferenceDataError(f"{rel} does not match the manifest's sha256")
         arrays = load_safetensors((folder / case["expected"]).read_bytes())
         expected[case["id"]] = {name: arrays[name] for name in case["outputs"]}   # the call's own order
-    return Reference(manifest, expected, folder)
+        mistakes[case["id"]] = [(m["message"], load_safetensors((folder / m["file"]).read_bytes()))
+                                for m in case.get("mistakes", [])]
+    return Reference(manifest, expected, folder, mistakes)
 
 
 def locate_package(submission: Path, package: str) -> Optional[Path]:
@@ -82,12 +87,14 @@ class Grader:
         manifest = reference.manifest
         self.deadline = deadline if deadline is not None else manifest["deadline"]
         self.package_dir = locate_package(submission, manifest["package"])
-        table_package = manifest["table"].rsplit(".", 1)[0].split(".", 1)[1]
+        table_package = manifest["table"].rsplit(".", 1)[0].split(".", 1)[1]   # "hw4"
         package = engine_root.name
         runner_files = [(engine_root / rel, f"{package}/{rel}") for rel in ENGINE_FILES]
         table_dir = engine_root / table_package.replace(".", "/")
-        runner_files += [(path, f"{package}/{path.relative_to(engine_root).as_posix()}")
-                         for path in sorted(table_dir.glob("*.py"))]
+        runner_files.append((table_dir / "__init__.py", f"{package}/{table_package}/__init__.py"))
+        for module in manifest["runner_modules"]:
+            rel = module.split(".", 1)[1].replace(".", "/") + ".py"
+            runner_files.append((engine_root / rel, f"{package}/{rel}"))
         inputs = [reference.folder / case["inputs"] for case in self.cases]
         self.sandbox = Sandbox(manifest["table"], runner_files, inputs, self.package_dir, manifest["package"],
                                manifest["files"], limits)
@@ -203,7 +210,12 @@ class Grader:
         tolerances = {name: tuple(value) for name, value in case["tolerances"].items()}
         verdict = compare_outputs(expected, actual, tolerances, case["hidden"])
         if not verdict.passed:
-            return self._failed(case, verdict.kind, verdict.message, log_tail, seconds=seconds)
+            message = verdict.message
+            known = [text for text, outputs in self.reference.mistakes[case["id"]]
+                     if compare_outputs(outputs, actual, tolerances, True).passed]
+            if known:
+                message += "\nThis is what a known mistake gives: " + " Or: ".join(dict.fromkeys(known))
+            return self._failed(case, verdict.kind, message, log_tail, seconds=seconds)
         details = "" if case["hidden"] else "\n" + summarize(expected, actual)
         return TestResult(case["name"], case["points"], case["points"], case["visibility"],
                           f"Passed: {verdict.message}.{details}", self._extra(case, "passed", seconds=seconds))

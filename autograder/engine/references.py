@@ -5,11 +5,14 @@ on the reference solution, and save inputs and expected outputs as safetensors.
 The manifest (JSON) carries everything the trusted grader needs to know about the
 cases, so that it never has to import the table (or torch).
 """
+import ast
 import hashlib
 import importlib
+import importlib.util
 import json
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 MANIFEST = "manifest.json"
@@ -49,6 +52,76 @@ def case_entry(part, case, visibility: str, outputs: dict, inputs_file: Path, ex
     }
 
 
+def runner_modules(table_name: str) -> list:
+    """The modules of the table's own package that the worker needs: the table and what it
+    imports from that package, found statically (so that nothing else, such as the mistakes
+    catalogue that quotes the solution, is ever copied next to student code)."""
+    package = table_name.rsplit(".", 1)[0]
+    needed, todo = [], [table_name]
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        needed.append(name)
+        tree = ast.parse(Path(importlib.util.find_spec(name).origin).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(package + "."):
+                todo.append(node.module)
+    return sorted(needed)
+
+
+def _purge(package: str) -> None:
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        del sys.modules[name]
+
+
+def _outputs_equal(a: dict, b: dict) -> bool:
+    import torch
+    return a.keys() == b.keys() and all(
+        a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a)
+
+
+def generate_mistakes(part, solution_dir: Path, out_dir: Path, inputs: dict, expected: dict) -> dict:
+    """Outputs of every known mistake on the cases it breaks: {case id: [manifest entries]}.
+
+    Each mistake is applied to a copy of the solution, imported afresh, and run through
+    the cases of the functions it breaks; outputs equal to the reference are not kept.
+    """
+    import torch
+
+    mistakes = importlib.import_module(part.mistakes).MISTAKES if part.mistakes else ()
+    found = {}
+    for mistake in (m for m in mistakes if m.part == part.key):
+        cases = [c for c in part.cases if c.function in mistake.loses and part.file_of(c) == mistake.file]
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(solution_dir / part.package, Path(tmp) / part.package,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            for rel, text in importlib.import_module(part.mistakes).apply(mistake, solution_dir.parent).items():
+                (Path(tmp) / rel).write_text(text)
+            _purge(part.package)
+            sys.path.insert(0, tmp)
+            try:
+                for case in cases:
+                    target = getattr(importlib.import_module(case.module), case.attribute)
+                    torch.manual_seed(case.seed)
+                    try:
+                        outputs = case.call(target, {k: v.clone() for k, v in inputs[case.id].items()})
+                    except Exception:  # noqa: BLE001 - a mistake that raises leaves no outputs to recognise
+                        continue
+                    if _outputs_equal(outputs, expected[case.id]):
+                        continue
+                    path = out_dir / "mistakes" / f"{case.id}--{mistake.name}.safetensors"
+                    path.parent.mkdir(exist_ok=True)
+                    _save(outputs, path)
+                    found.setdefault(case.id, []).append({
+                        "name": mistake.name, "file": path.relative_to(out_dir).as_posix(),
+                        "sha256": sha256_of(path), "message": mistake.misconception})
+            finally:
+                sys.path.remove(tmp)
+                _purge(part.package)
+    return found
+
+
 def generate(table_name: str, solution_dir: Path, out_dir: Path) -> dict:
     """Regenerate `out_dir` (inputs/, expected/, manifest.json) for the table's part."""
     import torch
@@ -68,7 +141,7 @@ def generate(table_name: str, solution_dir: Path, out_dir: Path) -> dict:
             shutil.rmtree(out_dir)
         (out_dir / "inputs").mkdir(parents=True)
         (out_dir / "expected").mkdir()
-        entries = []
+        entries, all_inputs, all_expected = [], {}, {}
         for case in part.cases:
             generator = torch.Generator().manual_seed(case.seed)
             inputs = case.build(generator)
@@ -79,8 +152,12 @@ def generate(table_name: str, solution_dir: Path, out_dir: Path) -> dict:
             expected_file = out_dir / "expected" / f"{case.id}.safetensors"
             _save(inputs, inputs_file)
             _save(outputs, expected_file)
+            all_inputs[case.id], all_expected[case.id] = inputs, outputs
             visibility = part.hidden_visibility if case.hidden else "visible"
             entries.append(case_entry(part, case, visibility, outputs, inputs_file, expected_file))
+        mistakes = generate_mistakes(part, solution_dir, out_dir, all_inputs, all_expected)
+        for entry in entries:
+            entry["mistakes"] = mistakes.get(entry["id"], [])
         manifest = {
             "part": part.key,
             "title": part.title,
@@ -89,6 +166,7 @@ def generate(table_name: str, solution_dir: Path, out_dir: Path) -> dict:
             "total_points": part.total_points,
             "deadline": part.deadline,
             "table": table_name,
+            "runner_modules": runner_modules(table_name),
             "torch_version": torch.__version__,
             "cases": entries,
         }

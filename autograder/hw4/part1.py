@@ -321,4 +321,5 @@ PART = Part(
     total_points=5.0,
     cases=CASES,
     notebook="hw4-part1.ipynb",
+    mistakes="autograder.hw4.mistakes",
 )

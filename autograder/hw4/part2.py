@@ -530,4 +530,5 @@ PART = Part(
     total_points=14.0,
     cases=CASES,
     notebook="hw4-part2.ipynb",
+    mistakes="autograder.hw4.mistakes",
 )
