@@ -83,6 +83,7 @@ class Part:
     deadline: float = 420.0        # seconds for all cases together, well inside Gradescope's 10 minutes
     notebook: Optional[str] = None
     mistakes: Optional[str] = None  # module of known mistakes (MISTAKES), used only when generating references
+    warmup: Optional[Callable] = None  # run once in the worker before any case: pays lazy imports up front
 
     def file_of(self, case: Case) -> str:
         return case.module.replace(".", "/") + ".py"

@@ -209,6 +209,8 @@ def main(argv=None):
     torch.set_num_threads(1)
     import safetensors.torch  # noqa: F401 - imported once here, not in every child
     table = importlib.import_module(args.table)
+    if table.PART.warmup is not None:
+        table.PART.warmup()     # once here, not in every forked child (and not inside a case's timeout)
     cases = {case.id: case for case in table.PART.cases}
     out_fd = os.open(args.out, os.O_RDONLY | os.O_DIRECTORY)
     protocol.write(json.dumps({"ready": True}) + "\n")

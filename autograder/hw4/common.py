@@ -104,3 +104,14 @@ def generator_from(inputs: dict, key: str = "seed") -> torch.Generator:
     generator = torch.Generator()
     generator.manual_seed(int(inputs[key].item()))
     return generator
+
+
+def warm_up_torch(adam: bool = False):
+    """Run once in the worker before any case: the first Adam step imports torch._dynamo
+    (seconds on a slow machine), and the first conv, norm and backward set up kernels."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.GroupNorm(1, 2), nn.SiLU(), nn.ConvTranspose2d(2, 1, 4, 2, 1),
+                          nn.Flatten(), nn.Linear(36, 4), nn.BatchNorm1d(4), nn.LeakyReLU(0.01))
+    loss = model(torch.randn(2, 1, 3, 3, generator=torch.Generator().manual_seed(0))).pow(2).mean()
+    loss.backward()
+    if adam:
+        torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999)).step()

@@ -5,13 +5,14 @@ Each case is declared once here. Builders run only when references are generated
 the student's code, in the sandbox. Tolerances: see TOLERANCES.md beside this file.
 """
 from dataclasses import replace
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from autograder.engine.case import Case, CaseError, Part, Tolerance
-from autograder.hw4.common import as_loss, as_output, load_weights, pack_weights, randn, uniform
+from autograder.hw4.common import warm_up_torch, as_loss, as_output, load_weights, pack_weights, randn, uniform
 
 ELEMENTWISE = Tolerance(atol=2e-6, rtol=1e-5)
 REDUCTION = Tolerance(atol=1e-5, rtol=1e-4)
@@ -322,4 +323,5 @@ PART = Part(
     cases=CASES,
     notebook="hw4-part1.ipynb",
     mistakes="autograder.hw4.mistakes",
+    warmup=partial(warm_up_torch, adam=True),
 )

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from autograder.engine.case import Case, CaseError, Part, Tolerance
-from autograder.hw4.common import as_loss, as_output, generator_from, load_weights, pack_weights, randn, uniform
+from autograder.hw4.common import warm_up_torch, as_loss, as_output, generator_from, load_weights, pack_weights, randn, uniform
 
 SCHEDULE_KEYS = ("betas", "alphas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_recip_alphas",
                  "sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod", "posterior_variance")
@@ -369,8 +369,8 @@ CASES = (
          points=0.25, seed=103, tolerance=Tolerance(atol=1e-6, rtol=1e-5)),
     Case("cosine_beta_schedule: T=1000 and s=0.02", S + "cosine_beta_schedule", timesteps_input(1000),
          lambda fn, i: call_cosine(fn, i, s=0.02), points=0.25, seed=104, hidden=True,
-         tolerance=Tolerance(atol=1e-6, rtol=1e-5),
-         note="smallest cosine betas differ ~9e-4 relative between float32 and float64 internals, ~1e-7 absolute"),
+         tolerance=Tolerance(atol=1e-6, rtol=1.5e-4),
+         note="float32 vs float64 internals: 4.6e-5 at t=998 (beta 0.75), ~1e-7 on the smallest betas"),
     # make_schedule: 1 point
     Case("make_schedule: linear, T=10", D + "make_schedule", build_make_schedule("linear", 10), call_make_schedule,
          points=0.25, seed=201, tolerance=ELEMENTWISE),
@@ -531,4 +531,5 @@ PART = Part(
     cases=CASES,
     notebook="hw4-part2.ipynb",
     mistakes="autograder.hw4.mistakes",
+    warmup=warm_up_torch,
 )
