@@ -126,7 +126,7 @@ class Grader:
                     if result.extra_data["kind"] == "timeout":
                         struck.add(case["function"])
                         if result.extra_data.get("phase") == "import":
-                            import_hangs[case["file"]] = result.output
+                            import_hangs[case["file"]] = result.extra_data["message"]
                     results.append(result)
                 self.log(f"{results[-1].score:g}/{results[-1].max_score:g}  {case['name']}")
         finally:
@@ -156,13 +156,13 @@ class Grader:
                 return self._failed(case, verdict_kind, message, log_tail, seconds=outcome.seconds)
             return self._compare(case, log_tail, outcome.seconds)
         finally:
-            self.sandbox.remove_outputs(case["id"])
+            self.sandbox.clear_scratch()
 
     def _status(self, case_id: str) -> Optional[dict]:
         raw = self.sandbox.read_output(f"{case_id}.status.json", MAX_STATUS_FILE)
         try:
             status = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):     # garbage, or nesting deep enough to overflow
             return None
         return status if isinstance(status, dict) else None
 
@@ -224,8 +224,9 @@ class Grader:
         output = f"Failed ({kind}): {message}"
         if log_tail.strip() and not case["hidden"]:
             output += "\n--- the end of what your code printed ---\n" + log_tail.rstrip()
-        return TestResult(case["name"], case["points"], 0.0, case["visibility"], output,
-                          self._extra(case, kind, phase=phase, seconds=seconds))
+        extra = self._extra(case, kind, phase=phase, seconds=seconds)
+        extra["message"] = message
+        return TestResult(case["name"], case["points"], 0.0, case["visibility"], output, extra)
 
     @staticmethod
     def _extra(case: dict, kind: str, phase=None, seconds=None) -> dict:

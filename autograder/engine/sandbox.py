@@ -367,37 +367,73 @@ class Sandbox:
             return None
         try:
             info = os.fstat(fd)
-            if info.st_mode & 0o170000 != 0o100000 or info.st_nlink != 1 or info.st_size > limit:
-                return None
-            if self.uid is not None and info.st_uid != self.uid:
+            if not self._is_worker_file(info) or info.st_size > limit:
                 return None
             with os.fdopen(fd, "rb", closefd=False) as handle:
                 return handle.read(limit + 1)[:limit]
+        except OSError:
+            return None
         finally:
             os.close(fd)
 
     def log_tail(self, name: str, limit: int = 1500) -> str:
-        """The end of what a case printed, for the student's own debugging."""
+        """The end of what a case printed, for the student's own debugging ("" if it is not a
+        plain file the worker wrote: a FIFO or a folder planted there must not stop grading)."""
         try:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=self.out_fd)
         except OSError:
             return ""
         try:
-            size = os.fstat(fd).st_size
-            os.lseek(fd, max(0, size - limit), os.SEEK_SET)
+            info = os.fstat(fd)
+            if not self._is_worker_file(info):
+                return ""
+            os.lseek(fd, max(0, info.st_size - limit), os.SEEK_SET)
             return os.read(fd, limit).decode(errors="replace")
+        except OSError:
+            return ""
         finally:
             os.close(fd)
 
-    def remove_outputs(self, case_id: str) -> None:
-        for suffix in (".safetensors", ".status.json", ".log"):
+    def _is_worker_file(self, info) -> bool:
+        """A regular file with one link, written by the sandbox user (when there is one)."""
+        return (info.st_mode & 0o170000 == 0o100000 and info.st_nlink == 1
+                and (self.uid is None or info.st_uid == self.uid))
+
+    def clear_scratch(self) -> None:
+        """Empty the worker's writable folders after a case: its outputs are read, and
+        nothing it wrote may pile up or be waiting for a later case."""
+        for folder in (self.out, self.home):
+            for entry in os.scandir(folder):
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
+                except OSError:
+                    pass
+
+    def _remove_files_of_user(self) -> None:
+        """What the sandbox user left in the world-writable folders (no disk quota exists)."""
+        for folder in ("/tmp", "/var/tmp", "/dev/shm"):
             try:
-                os.unlink(case_id + suffix, dir_fd=self.out_fd)
+                entries = list(os.scandir(folder))
             except OSError:
-                pass
+                continue
+            for entry in entries:
+                try:
+                    if entry.stat(follow_symlinks=False).st_uid != self.uid:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
+                except OSError:
+                    pass
 
     def close(self) -> None:
         self.stop()
+        if self.uid is not None:
+            self._remove_files_of_user()
         os.close(self.out_fd)
         shutil.rmtree(self.root, ignore_errors=True)
         if self._lock is not None:

@@ -57,7 +57,7 @@ def strip_source(text: str, origin: str = "<source>") -> str:
         name = _enclosing_name(lines, i, indent)
         where = f"{name}: " if name else ""
         out.append(f"{indent}# TODO: {hint}\n")
-        out.append(f'{indent}raise NotImplementedError("{where}not implemented yet (TODO in this file)")\n')
+        out.append(f'{indent}raise NotImplementedError("{where}not implemented yet (see the TODO above)")\n')
         i = j + 1
     return "".join(out)
 
@@ -86,7 +86,8 @@ def strip_tree(source: Path, target: Path) -> List[Path]:
     written = []
     for path in sorted(source.rglob("*")):
         rel = path.relative_to(source)
-        if path.is_dir() or "__pycache__" in rel.parts or ".ipynb_checkpoints" in rel.parts or path.suffix == ".pyc":
+        skipped = {"__pycache__", ".ipynb_checkpoints", "data"}   # caches, and a downloaded data set
+        if path.is_dir() or skipped & set(rel.parts) or path.suffix == ".pyc":
             continue
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
