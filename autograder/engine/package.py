@@ -7,11 +7,13 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def _entries(repo: Path, part_key: str, table_module: str) -> Iterable[Tuple[Path, str]]:
-    """(file on disk, name in the zip): entry points, engine, this part's table and data."""
+    """(file on disk, name in the zip): entry points, engine, this part's table and data.
+    The TA's tools (build, regrade, mutation) stay out: Gradescope only grades."""
     for name in ("setup.sh", "run_autograder", "requirements.txt"):
         yield repo / name, name
     package = repo / "autograder"
-    for path in sorted(package.glob("*.py")) + sorted((package / "engine").glob("*.py")):
+    entry_points = [package / name for name in ("__init__.py", "__main__.py", "gradescope.py")]
+    for path in entry_points + sorted((package / "engine").glob("*.py")):
         yield path, path.relative_to(repo).as_posix()
     table_dir = package / table_module.split(".")[1]
     table_file = table_module.rsplit(".", 1)[1] + ".py"

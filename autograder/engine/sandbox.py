@@ -23,6 +23,7 @@ from typing import List, Optional, Tuple
 
 SANDBOX_USER = os.environ.get("AUTOGRADER_SANDBOX_USER", "gs-student")
 SPARE_USERS = 8                 # concurrent graders on one machine each take their own user
+LOCK_DIR = Path("/tmp/autograder-locks")   # fixed, not $TMPDIR: every grader must see the same locks
 MAX_PROTOCOL_LINE = 4096
 WORKER_START_TIMEOUT = 90.0     # importing torch on half a CPU
 
@@ -69,7 +70,7 @@ def acquire_user(base: str = SANDBOX_USER):
     """
     if os.geteuid() != 0:
         return None
-    lock_dir = Path(tempfile.gettempdir()) / "autograder-locks"
+    lock_dir = LOCK_DIR
     try:
         lock_dir.mkdir(mode=0o700)
     except FileExistsError:
