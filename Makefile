@@ -41,5 +41,17 @@ selfcheck: venv
 test: venv
 	$(PY) -m pytest
 
+# Grading time and memory of each part, build steps, zip sizes (not part of `make test`);
+# prints a table and appends a line to benchmarks/history.jsonl.
+.PHONY: bench
+bench: venv
+	$(PY) benchmarks/run.py
+
 clean:
 	rm -rf dist .pytest_cache
+
+# Mutation analysis of the case tables: every mutant of the solution regions, graded with the
+# real grader, 2 graders at once (tens of minutes). Writes autograder/hw4/MUTATION_REPORT.md.
+.PHONY: mutation
+mutation: venv
+	$(PY) -m autograder.mutation

@@ -6,6 +6,7 @@
   build        all of the above, then grade the solution and the template through the zips
   grade        Gradescope mode: grade ROOT/submission into ROOT/results/results.json
   selfcheck    grade the solution and the template through the built zips
+  regrade      grade a Gradescope "Export Submissions" folder into a CSV (and a histogram)
 """
 import argparse
 import sys
@@ -24,7 +25,21 @@ def main(argv=None) -> int:
         sub.add_argument("--part", choices=sorted(PARTS), action="append", help="default: every part")
     grade = commands.add_parser("grade", help="grade a submission, Gradescope style")
     grade.add_argument("--root", type=Path, default=None, help="default: $AUTOGRADER_ROOT or /autograder")
+    regrade = commands.add_parser("regrade", help="grade every submission of a Gradescope export into a CSV")
+    regrade.add_argument("export", type=Path, help="the unzipped 'Export Submissions' folder")
+    regrade.add_argument("--part", required=True, help="1, 2, part1 or part2")
+    regrade.add_argument("--jobs", type=int, default=1, help="gradings at a time (default 1, at most 8)")
+    regrade.add_argument("--out", type=Path, default=Path("grades.csv"),
+                         help="the CSV (default grades.csv); an existing one is resumed; the histogram goes beside it")
+    regrade.add_argument("--zip", type=Path, default=None, help="default: dist/hw4_partN_autograder.zip")
+    regrade.add_argument("--timeout", type=float, default=None,
+                         help="seconds per submission (default: the part's grading deadline + 120)")
+    regrade.add_argument("--no-progress", action="store_true", help="a line per submission, no progress bar")
     args = parser.parse_args(argv)
+
+    if args.command == "regrade":
+        from autograder.regrade import run_regrade
+        return run_regrade(args)
 
     if args.command == "grade":
         from autograder.gradescope import run_gradescope

@@ -12,11 +12,13 @@ runs past the per-submission timeout still gets its row, with the reason in the
 A histogram of the totals is written beside the CSV (grades.csv -> grades.png).
 """
 import csv
+import fcntl
 import io
 import json
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -327,11 +329,30 @@ def grade_one(zip_file: Path, submission: Submission, timeout: float, scratch: P
         return results, failure, time.monotonic() - started
 
 
+def stage_submission(folder: Path, dest: Path) -> None:
+    """Copy only the folders and regular files of a submission, links never followed.
+
+    grade_with_zip copies with shutil.copytree, which follows links (one to / copies the
+    whole disk) and blocks forever on a FIFO, before any timeout applies; the engine
+    refuses links anyway (a linked graded file then reads as missing)."""
+    dest.mkdir()
+    for top, folders, files in os.walk(folder, followlinks=False):
+        target = dest / Path(top).relative_to(folder)
+        for name in folders:
+            if not os.path.islink(os.path.join(top, name)):
+                (target / name).mkdir()
+        for name in files:
+            path = os.path.join(top, name)
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                shutil.copyfile(path, target / name)
+
+
 def _grade_once(zip_file: Path, folder: Path, timeout: float, scratch: Path,
                 gradings: Gradings) -> Tuple[Optional[dict], str]:
     from autograder.build import grade_with_zip
 
     workdir = Path(tempfile.mkdtemp(prefix="grading-", dir=scratch))
+    staged = Path(tempfile.mkdtemp(prefix="submission-", dir=scratch)) / "submission"
     timed_out = threading.Event()
 
     def on_timeout():
@@ -343,7 +364,8 @@ def _grade_once(zip_file: Path, folder: Path, timeout: float, scratch: Path,
     gradings.add(workdir)
     watchdog.start()
     try:
-        results = grade_with_zip(zip_file, folder, workdir, timeout=timeout + 60)
+        stage_submission(folder, staged)
+        results = grade_with_zip(zip_file, staged, workdir, timeout=timeout + 60)
         failure = _results_problem(results)
     except Exception as error:  # noqa: BLE001 - any failure of one grading becomes its row's message
         results, failure = None, f"grading failed: {type(error).__name__}: {error}"
@@ -353,6 +375,7 @@ def _grade_once(zip_file: Path, folder: Path, timeout: float, scratch: Path,
         if timed_out.is_set() or gradings.stop.is_set():
             kill_grading(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(staged.parent, ignore_errors=True)
     if gradings.stop.is_set():
         return None, "interrupted"
     if timed_out.is_set():
@@ -396,6 +419,7 @@ def write_histogram(csv_path: Path, png_path: Path, title: str, max_points: floa
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     with open(csv_path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -407,6 +431,7 @@ def write_histogram(csv_path: Path, png_path: Path, title: str, max_points: floa
     axes.set_xlim(0, max_points)
     axes.set_xlabel(f"total points (of {max_points:g})")
     axes.set_ylabel("submissions")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     mean = sum(totals) / len(totals) if totals else 0.0
     axes.set_title(f"{title}: {len(totals)} submissions, mean {mean:.2f}"
                    + (f", {failed} not graded (0)" if failed else ""))
@@ -428,11 +453,12 @@ class Summary:
 def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), zip_file: Optional[Path] = None,
             timeout: Optional[float] = None, progress: bool = True, log=print) -> Summary:
     part = normalize_part(part)
-    zip_file = Path(zip_file) if zip_file else REPO / "dist" / f"hw4_{part}_autograder.zip"
+    built = REPO / "dist" / f"hw4_{part}_autograder.zip"
+    zip_file = Path(zip_file) if zip_file else built
     if not zip_file.is_file():
         raise RegradeError(f"{zip_file} does not exist: run `make build` first (it writes the autograder zips)")
     manifest_here = REPO / "reference_data" / part / "manifest.json"
-    if manifest_here.is_file() and zip_file.stat().st_mtime < manifest_here.stat().st_mtime:
+    if zip_file == built and manifest_here.is_file() and zip_file.stat().st_mtime < manifest_here.stat().st_mtime:
         log(f"warning: {zip_file.name} is older than reference_data/{part}: run `make build` if that is not meant")
     manifest = read_zip_manifest(zip_file, part)
     functions = graded_functions(manifest)
@@ -447,6 +473,27 @@ def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), z
     submissions = read_export(Path(export))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    lock = _lock_csv(out)
+    try:
+        return _regrade_locked(submissions, zip_file, manifest, functions, header, jobs, timeout, out, progress, log)
+    finally:
+        os.close(lock)
+
+
+def _lock_csv(out: Path) -> int:
+    """Two runs appending to one CSV would grade and write the same ids twice: one at a time."""
+    fd = os.open(out.with_name(f".{out.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise RegradeError(f"another regrade is writing {out} now; wait for it, or choose another --out") from None
+    return fd
+
+
+def _regrade_locked(submissions: List[Submission], zip_file: Path, manifest: dict, functions: List[str],
+                    header: List[str], jobs: int, timeout: float, out: Path, progress: bool, log) -> Summary:
+    part = manifest["part"]
     done = load_done(out, header)
     todo = [submission for submission in submissions if submission.id not in done]
     skipped = len(submissions) - len(todo)
@@ -456,7 +503,9 @@ def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), z
     writer = RowWriter(out, header)
     gradings = Gradings()
     failed = graded = 0
-    scratch = Path(tempfile.mkdtemp(prefix="regrade-"))
+    for stale in out.parent.glob(f".{out.name}.work-*"):      # left by a run that was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.work-", dir=out.parent))
     bar = None
     if progress:
         from tqdm import tqdm
@@ -485,11 +534,12 @@ def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), z
                     bar.update(1)
                 else:
                     log(message)
-    except KeyboardInterrupt:
+    except BaseException as error:
         for future in pending:
             future.cancel()
         gradings.kill_all()
-        log(f"\ninterrupted: {graded} graded in this run; run the same command again to grade the rest")
+        if isinstance(error, KeyboardInterrupt):
+            log(f"\ninterrupted: {graded} graded in this run; run the same command again to grade the rest")
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=gradings.stop.is_set())
@@ -500,8 +550,15 @@ def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), z
             signal.signal(signal.SIGTERM, previous_term)
         shutil.rmtree(scratch, ignore_errors=True)
 
+    order = {submission.id: index for index, submission in enumerate(submissions)}
+    rows = load_done(out, header)         # every row: in the export's order, now that all are in
+    _rewrite(out, header, sorted(rows.values(), key=lambda row: (order.get(row["submission_id"], len(order)),
+                                                                 row["submission_id"])))
     png = out.with_suffix(".png") if out.suffix.lower() == ".csv" else out.with_name(out.name + ".png")
-    write_histogram(out, png, manifest["title"], float(manifest["total_points"]))
+    try:
+        write_histogram(out, png, manifest["title"], float(manifest["total_points"]))
+    except Exception as error:  # noqa: BLE001 - the grades matter more than the picture
+        log(f"warning: no histogram ({type(error).__name__}: {error})")
     log(f"graded {graded} submissions in this run ({skipped} skipped, already in the CSV; {failed} failed): "
         f"{out}, {png}")
     return Summary(graded, skipped, failed, out, png)

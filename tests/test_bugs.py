@@ -3,6 +3,10 @@
 The catalogue is autograder/hw4/mistakes.py; each mistake is an edit of the reference solution.
 Only the bug's file is graded: files are graded independently of each other.
 """
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
 import pytest
 
 from conftest import REPO, make_submission
@@ -20,14 +24,37 @@ BRANCH_BUGS = {
 }
 
 
+def grade_bug(bug, folder):
+    """Grade one bug's submission (in a pool process): per-function totals and the tests."""
+    from autograder.engine.grade import Grader, load_reference
+
+    submission = make_submission(Path(folder), bug.part, apply(bug, REPO / "solution"))
+    grader = Grader(load_reference(REPO / "reference_data" / bug.part), submission, engine_root=REPO / "autograder",
+                    log=lambda *args: None, only_files=[bug.file])
+    tests = grader.run()
+    totals = {}
+    for test in tests:
+        function = test.name.split(":", 1)[0]
+        earned, possible = totals.get(function, (0.0, 0.0))
+        totals[function] = (earned + test.score, possible + test.max_score)
+    return totals, tests
+
+
+@pytest.fixture(scope="module")
+def graded_bugs(tmp_path_factory):
+    """Every bug graded up front, two at a time (two cores; each grader locks its own sandbox user)."""
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield {bug.name: pool.submit(grade_bug, bug, str(tmp_path_factory.mktemp("bug")))
+               for bug in BUGS}
+
+
 def recorded_mistakes(manifest):
     return {m["name"] for case in manifest["cases"] for m in case["mistakes"]}
 
 
 @pytest.mark.parametrize("bug", BUGS, ids=lambda bug: bug.name)
-def test_bug_loses_points_exactly_where_it_is(bug, grade_files, manifests, tmp_path):
-    submission = make_submission(tmp_path, bug.part, apply(bug, REPO / "solution"))
-    totals, tests = grade_files(bug.part, submission, files=[bug.file])
+def test_bug_loses_points_exactly_where_it_is(bug, graded_bugs, manifests):
+    totals, tests = graded_bugs[bug.name].result()
     for function, (earned, possible) in totals.items():
         if function in bug.loses:
             assert earned < possible, f"{bug.name}: {function} kept all its points"

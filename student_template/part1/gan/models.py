@@ -11,7 +11,7 @@ def sample_noise(batch_size, dim, generator=None):
     Draw it with `generator` when one is given, so that results can be reproduced.
     """
     # TODO: scale torch.rand (drawn with `generator`) from [0, 1) to [-1, 1)
-    raise NotImplementedError("sample_noise: not implemented yet (TODO in this file)")
+    raise NotImplementedError("sample_noise: not implemented yet (see the TODO above)")
 
 
 class Discriminator(nn.Module):
@@ -20,11 +20,11 @@ class Discriminator(nn.Module):
     def __init__(self):
         super().__init__()
         # TODO: Flatten, Linear(784, 256), LeakyReLU(0.01), Linear(256, 256), LeakyReLU(0.01), Linear(256, 1)
-        raise NotImplementedError("__init__: not implemented yet (TODO in this file)")
+        raise NotImplementedError("__init__: not implemented yet (see the TODO above)")
 
     def forward(self, x):
         # TODO: run the layers on x
-        raise NotImplementedError("forward: not implemented yet (TODO in this file)")
+        raise NotImplementedError("forward: not implemented yet (see the TODO above)")
 
 
 class Generator(nn.Module):
@@ -33,11 +33,11 @@ class Generator(nn.Module):
     def __init__(self, noise_dim=NOISE_DIM):
         super().__init__()
         # TODO: Linear(noise_dim, 1024), ReLU, Linear(1024, 1024), ReLU, Linear(1024, 784), Tanh
-        raise NotImplementedError("__init__: not implemented yet (TODO in this file)")
+        raise NotImplementedError("__init__: not implemented yet (see the TODO above)")
 
     def forward(self, z):
         # TODO: run the layers on z
-        raise NotImplementedError("forward: not implemented yet (TODO in this file)")
+        raise NotImplementedError("forward: not implemented yet (see the TODO above)")
 
 
 class DCDiscriminator(nn.Module):
@@ -46,11 +46,11 @@ class DCDiscriminator(nn.Module):
     def __init__(self):
         super().__init__()
         # TODO: two Conv2d(5x5) + LeakyReLU + MaxPool2d blocks, Flatten, Linear(1024, 1024), LeakyReLU, Linear(1024, 1)
-        raise NotImplementedError("__init__: not implemented yet (TODO in this file)")
+        raise NotImplementedError("__init__: not implemented yet (see the TODO above)")
 
     def forward(self, x):
         # TODO: reshape x to (B, 1, 28, 28), then run the layers
-        raise NotImplementedError("forward: not implemented yet (TODO in this file)")
+        raise NotImplementedError("forward: not implemented yet (see the TODO above)")
 
 
 class DCGenerator(nn.Module):
@@ -59,8 +59,8 @@ class DCGenerator(nn.Module):
     def __init__(self, noise_dim=NOISE_DIM):
         super().__init__()
         # TODO: Linear, ReLU, BatchNorm1d(1024), Linear(1024, 6272), ReLU, BatchNorm1d, reshape to (B, 128, 7, 7), two ConvTranspose2d(4, stride 2, padding 1) blocks, Tanh, Flatten
-        raise NotImplementedError("__init__: not implemented yet (TODO in this file)")
+        raise NotImplementedError("__init__: not implemented yet (see the TODO above)")
 
     def forward(self, z):
         # TODO: run the layers on z
-        raise NotImplementedError("forward: not implemented yet (TODO in this file)")
+        raise NotImplementedError("forward: not implemented yet (see the TODO above)")

@@ -5,7 +5,7 @@ import torch
 def get_optimizer(model):
     """Adam with learning rate 1e-3 and betas (0.5, 0.999) over the model's parameters."""
     # TODO: torch.optim.Adam with lr=1e-3, betas=(0.5, 0.999)
-    raise NotImplementedError("get_optimizer: not implemented yet (TODO in this file)")
+    raise NotImplementedError("get_optimizer: not implemented yet (see the TODO above)")
 
 
 def gan_train_step(D, G, D_solver, G_solver, real_images, noise_d, noise_g,
@@ -16,7 +16,7 @@ def gan_train_step(D, G, D_solver, G_solver, real_images, noise_d, noise_g,
     discriminator, `noise_g` the fakes of the generator's update.
     """
     # TODO: update D on real and detached fake images, then G through D; return both losses as floats
-    raise NotImplementedError("gan_train_step: not implemented yet (TODO in this file)")
+    raise NotImplementedError("gan_train_step: not implemented yet (see the TODO above)")
 
 
 def run_a_gan(D, G, D_solver, G_solver, discriminator_loss_fn, generator_loss_fn,

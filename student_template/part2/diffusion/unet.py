@@ -14,7 +14,7 @@ class SinusoidalPositionEmbeddings(nn.Module):
 
     def forward(self, time):
         # TODO: half = dim // 2 frequencies exp(-log(10000) * k / (half - 1)); sin then cos of time * freq
-        raise NotImplementedError("forward: not implemented yet (TODO in this file)")
+        raise NotImplementedError("forward: not implemented yet (see the TODO above)")
 
 
 class Attention(nn.Module):
@@ -25,11 +25,11 @@ class Attention(nn.Module):
         self.heads = heads
         self.dim_head = dim_head
         # TODO: the scale dim_head ** -0.5, a bias-free 1x1 conv to q, k, v and a 1x1 conv back to dim
-        raise NotImplementedError("__init__: not implemented yet (TODO in this file)")
+        raise NotImplementedError("__init__: not implemented yet (see the TODO above)")
 
     def forward(self, x):
         # TODO: q, k, v as (B, heads, dim_head, H*W); softmax(q^T k) over keys; weighted sum of v; to_out
-        raise NotImplementedError("forward: not implemented yet (TODO in this file)")
+        raise NotImplementedError("forward: not implemented yet (see the TODO above)")
 
 
 class ResnetBlock(nn.Module):
@@ -38,11 +38,11 @@ class ResnetBlock(nn.Module):
     def __init__(self, dim, dim_out, time_emb_dim=None, groups=8):
         super().__init__()
         # TODO: mlp (if time_emb_dim), conv1 + norm1, conv2 + norm2, res_conv, in this order
-        raise NotImplementedError("__init__: not implemented yet (TODO in this file)")
+        raise NotImplementedError("__init__: not implemented yet (see the TODO above)")
 
     def forward(self, x, time_emb=None):
         # TODO: block 1 (with scale and shift from the time embedding), block 2, plus the residual
-        raise NotImplementedError("forward: not implemented yet (TODO in this file)")
+        raise NotImplementedError("forward: not implemented yet (see the TODO above)")
 
 
 class Unet(nn.Module):

@@ -1,0 +1,89 @@
+"""How a graded case and a part are declared.
+
+Imported by the trusted generator and by the sandboxed worker; it imports nothing
+heavy, so that the trusted grader can read a part's settings without torch.
+"""
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Tuple
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+class CaseError(Exception):
+    """A submission broke the contract in a way the case's adapter can name.
+
+    Its message is shown to the student as it is, so it must not reveal hidden data.
+    """
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Element-wise |actual - expected| <= atol + rtol * |expected|."""
+
+    atol: float
+    rtol: float
+
+
+@dataclass(frozen=True)
+class Case:
+    """One graded case, declared once in a case table.
+
+    build(generator) makes the inputs (a dict of tensors) from a seeded generator; it
+    runs only when references are generated. call(target, inputs) runs the graded
+    object (function or class) on those inputs and returns a dict of output tensors;
+    it runs in the generator with the reference solution and in the sandbox with
+    the student's code, so both are graded through the same code.
+    """
+
+    name: str                      # "q_sample: mixed timesteps"; the part before ':' is the graded name
+    target: str                    # "diffusion.ddpm.q_sample": module path, then attribute
+    build: Callable
+    call: Callable
+    points: float
+    seed: int
+    hidden: bool = False
+    tolerance: Tolerance = Tolerance(atol=1e-6, rtol=1e-5)
+    tolerances: Dict[str, Tolerance] = field(default_factory=dict)  # per output, overrides `tolerance`
+    timeout: float = 2.0           # seconds for the call, import included (the reference needs milliseconds)
+    forbidden: Tuple[str, ...] = ()  # dotted names of library functions the graded code must not call
+    note: str = ""                 # why this case exists, for TAs reading the table
+
+    @property
+    def id(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+    @property
+    def function(self) -> str:
+        return self.name.split(":", 1)[0].strip()
+
+    @property
+    def module(self) -> str:
+        return self.target.rsplit(".", 1)[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.target.rsplit(".", 1)[1]
+
+    def tolerance_for(self, output: str) -> Tolerance:
+        return self.tolerances.get(output, self.tolerance)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One Gradescope assignment: a student package, its graded files and its cases."""
+
+    key: str                       # "part2": folder name under solution/, reference_data/, ...
+    title: str                     # "HW4: Part 2 Diffusion Models"
+    package: str                   # "diffusion"
+    files: Tuple[str, ...]         # graded files, relative to the submission root
+    total_points: float
+    cases: Tuple[Case, ...]
+    hidden_visibility: str = "after_due_date"   # what Gradescope shows of hidden cases
+    deadline: float = 420.0        # seconds for all cases together, well inside Gradescope's 10 minutes
+    notebook: Optional[str] = None
+    mistakes: Optional[str] = None  # module of known mistakes (MISTAKES), used only when generating references
+    warmup: Optional[Callable] = None  # run once in the worker before any case: pays lazy imports up front
+
+    def file_of(self, case: Case) -> str:
+        return case.module.replace(".", "/") + ".py"
