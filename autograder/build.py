@@ -19,13 +19,14 @@ def zip_path(repo: Path, part: str) -> Path:
 
 
 def strip(repo: Path, part: str, table: str) -> bool:
-    """student_template/<part>: the stripped solution, plus the handout's own files."""
+    """student_template/<part>: the stripped solution, plus the handout's own files
+    (handout/common/ for both parts, then handout/<part>/)."""
     target = repo / "student_template" / part
     written = strip_tree(repo / "solution" / part, target)
-    extras = repo / "handout" / part
-    if extras.is_dir():
-        shutil.copytree(extras, target, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
+    for extras in (repo / "handout" / "common", repo / "handout" / part):     # shared files, then the part's
+        if extras.is_dir():
+            shutil.copytree(extras, target, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
     print(f"{part}: student_template/{part} written ({len(written)} files stripped)")
     write_public_tests(repo, part, table)
     return True

@@ -61,8 +61,9 @@ def test_committed_template_is_what_the_stripper_makes(part, tmp_path):
     (fresh / "solution").mkdir(parents=True)
     import shutil
     shutil.copytree(REPO / "solution" / part, fresh / "solution" / part)
-    if (REPO / "handout" / part).is_dir():
-        shutil.copytree(REPO / "handout" / part, fresh / "handout" / part)
+    for folder in ("common", part):
+        if (REPO / "handout" / folder).is_dir():
+            shutil.copytree(REPO / "handout" / folder, fresh / "handout" / folder)
     strip(fresh, part, PARTS[part])
     committed = REPO / "student_template" / part
     made = sorted(p.relative_to(fresh / "student_template" / part) for p in (fresh / "student_template" / part).rglob("*")
