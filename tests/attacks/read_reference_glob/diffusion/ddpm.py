@@ -7,8 +7,9 @@
 # found, else something wrong. Expected: nothing readable holds it; q_posterior_mean
 # scores 0.
 #
-# The development checkout (the repository holding reference_data/ and dist/) is skipped:
-# it is world-readable on a developer's machine but does not exist on Gradescope.
+# Checkouts of this project (a folder holding both reference_data/ and autograder/, such as
+# the repository running the test, another clone, or a CI clone) are skipped: they are
+# world-readable on a developer's machine but do not exist on Gradescope.
 import io as _hw4_io
 import os as _hw4_os
 import time as _hw4_time
@@ -44,6 +45,9 @@ def _hw4_candidates(deadline):
             try:
                 entries = list(_hw4_os.scandir(folder))
             except OSError:
+                continue
+            names = {entry.name for entry in entries}
+            if {"reference_data", "autograder"} <= names and folder != _HW4_ROOT + "/source":
                 continue
             for entry in entries:
                 try:
