@@ -118,8 +118,9 @@ def build_noising(kind, timesteps, shape, t_values, dtype=torch.float32, extra=(
         return inputs
     return build
 
-def call_q_sample(fn, inputs):
-    out = fn(inputs['x_start'], inputs['t'], sched_from(inputs), noise=inputs['noise'])
+def call_q_sample(fn, inputs, pass_noise=True):
+    torch.manual_seed(0)
+    out = fn(inputs['x_start'], inputs['t'], sched_from(inputs), noise=inputs['noise'] if pass_noise else None)
     return {'x_t': as_output(out, 'q_sample')}
 
 def call_predict_start(fn, inputs):
@@ -134,8 +135,10 @@ def build_p_losses(kind, timesteps, shape, t_values):
     base = build_noising(kind, timesteps, shape, t_values)
     return lambda g: {**base(g), **eps_model_inputs(g, shape[1], timesteps)}
 
-def call_p_losses(fn, inputs, **kwargs):
-    out = fn(eps_model_from(inputs), inputs['x_start'], inputs['t'], sched_from(inputs), noise=inputs['noise'], **kwargs)
+def call_p_losses(fn, inputs, pass_noise=True, **kwargs):
+    torch.manual_seed(0)
+    noise = inputs['noise'] if pass_noise else None
+    out = fn(eps_model_from(inputs), inputs['x_start'], inputs['t'], sched_from(inputs), noise=noise, **kwargs)
     return {'loss': as_output(out, 'p_losses')}
 
 def call_p_losses_bad_type(fn, inputs):
