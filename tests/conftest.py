@@ -64,29 +64,3 @@ def make_submission(tmp_path, part, files):
             path.write_text(text)
     return folder
 
-
-@pytest.fixture(scope="session")
-def references():
-    """{part: Reference} loaded once, for grading in-process (trusted side) with the real sandbox."""
-    from autograder.engine.grade import load_reference
-    return {part: load_reference(REPO / "reference_data" / part) for part in PARTS}
-
-
-@pytest.fixture(scope="session")
-def grade_files(references):
-    """grade_files(part, submission, files=None) -> {graded name: (earned, possible)}, plus the tests.
-
-    Faster than a zip for many submissions: only the cases of `files` run."""
-    from autograder.engine.grade import Grader
-
-    def run(part, submission, files=None):
-        grader = Grader(references[part], Path(submission), engine_root=REPO / "autograder",
-                        log=lambda *args: None, only_files=files)
-        tests = grader.run()
-        totals = {}
-        for test in tests:
-            function = test.name.split(":", 1)[0]
-            earned, possible = totals.get(function, (0.0, 0.0))
-            totals[function] = (earned + test.score, possible + test.max_score)
-        return totals, tests
-    return run

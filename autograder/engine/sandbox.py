@@ -154,18 +154,26 @@ def kill_user(uid: int, gid: int, rounds: int = 50) -> None:
         time.sleep(0.02)
 
 
-def kill_tree(root: int, include_root: bool) -> None:
-    for _ in range(10):
-        pids = descendants(root) + ([root] if include_root else [])
-        live = [pid for pid in pids if os.path.exists(f"/proc/{pid}")]
-        if not live:
-            return
-        for pid in live:
+def kill_until_gone(find_pids, rounds: int, pause: float) -> bool:
+    """SIGKILL whatever find_pids() returns until it returns nothing; False if `rounds` ran out."""
+    for _ in range(rounds):
+        pids = find_pids()
+        if not pids:
+            return True
+        for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        time.sleep(0.02)
+        time.sleep(pause)
+    return False
+
+
+def kill_tree(root: int, include_root: bool) -> None:
+    def live():
+        pids = descendants(root) + ([root] if include_root else [])
+        return [pid for pid in pids if os.path.exists(f"/proc/{pid}")]
+    kill_until_gone(live, rounds=10, pause=0.02)
 
 
 class Sandbox:
@@ -328,18 +336,8 @@ class Sandbox:
 
     def _kill_user_except_worker(self) -> None:
         worker = self.process.pid
-        for _ in range(20):
-            strays = [pid for pid in processes_of(self.uid) if pid != worker]
-            if not strays:
-                return
-            for pid in strays:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            time.sleep(0.01)
-        # A fork bomb outpaces one-by-one kills: take everything, the worker included.
-        self.stop()
+        if not kill_until_gone(lambda: [pid for pid in processes_of(self.uid) if pid != worker], rounds=20, pause=0.01):
+            self.stop()     # a fork bomb outpaces one-by-one kills: take everything, the worker included
 
     def stop(self) -> None:
         """Kill the worker and everything it started."""
