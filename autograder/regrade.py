@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import stat
 import sys
 import tempfile
 import threading
@@ -329,30 +328,11 @@ def grade_one(zip_file: Path, submission: Submission, timeout: float, scratch: P
         return results, failure, time.monotonic() - started
 
 
-def stage_submission(folder: Path, dest: Path) -> None:
-    """Copy only the folders and regular files of a submission, links never followed.
-
-    grade_with_zip copies with shutil.copytree, which follows links (one to / copies the
-    whole disk) and blocks forever on a FIFO, before any timeout applies; the engine
-    refuses links anyway (a linked graded file then reads as missing)."""
-    dest.mkdir()
-    for top, folders, files in os.walk(folder, followlinks=False):
-        target = dest / Path(top).relative_to(folder)
-        for name in folders:
-            if not os.path.islink(os.path.join(top, name)):
-                (target / name).mkdir()
-        for name in files:
-            path = os.path.join(top, name)
-            if stat.S_ISREG(os.lstat(path).st_mode):
-                shutil.copyfile(path, target / name)
-
-
 def _grade_once(zip_file: Path, folder: Path, timeout: float, scratch: Path,
                 gradings: Gradings) -> Tuple[Optional[dict], str]:
     from autograder.build import grade_with_zip
 
     workdir = Path(tempfile.mkdtemp(prefix="grading-", dir=scratch))
-    staged = Path(tempfile.mkdtemp(prefix="submission-", dir=scratch)) / "submission"
     timed_out = threading.Event()
 
     def on_timeout():
@@ -364,8 +344,7 @@ def _grade_once(zip_file: Path, folder: Path, timeout: float, scratch: Path,
     gradings.add(workdir)
     watchdog.start()
     try:
-        stage_submission(folder, staged)
-        results = grade_with_zip(zip_file, staged, workdir, timeout=timeout + 60)
+        results = grade_with_zip(zip_file, folder, workdir, timeout=timeout + 60)
         failure = _results_problem(results)
     except Exception as error:  # noqa: BLE001 - any failure of one grading becomes its row's message
         results, failure = None, f"grading failed: {type(error).__name__}: {error}"
@@ -375,7 +354,6 @@ def _grade_once(zip_file: Path, folder: Path, timeout: float, scratch: Path,
         if timed_out.is_set() or gradings.stop.is_set():
             kill_grading(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
-        shutil.rmtree(staged.parent, ignore_errors=True)
     if gradings.stop.is_set():
         return None, "interrupted"
     if timed_out.is_set():

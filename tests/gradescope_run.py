@@ -31,16 +31,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
-DIST = REPO / "dist"
 SANDBOX_USER = os.environ.get("AUTOGRADER_SANDBOX_USER", "gs-student")
 TEST_STATUSES = ("passed", "failed")
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 ROOT_PREFIX = "hw4-grading-root-"
-
-
-def dist_zip(part: str) -> Path:
-    """Where `make build` puts a part's autograder zip."""
-    return DIST / f"hw4_{part}_autograder.zip"
 
 
 def manifest_of(zip_path: Path) -> dict:
