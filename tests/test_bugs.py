@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, make_submission
+from conftest import REPO, make_submission, scores_by_function
 from autograder.hw4.mistakes import MISTAKES as BUGS, apply
 
 
@@ -32,12 +32,7 @@ def grade_bug(bug, folder):
     grader = Grader(load_reference(REPO / "reference_data" / bug.part), submission, engine_root=REPO / "autograder",
                     log=lambda *args: None, only_files=[bug.file])
     tests = grader.run()
-    totals = {}
-    for test in tests:
-        function = test.name.split(":", 1)[0]
-        earned, possible = totals.get(function, (0.0, 0.0))
-        totals[function] = (earned + test.score, possible + test.max_score)
-    return totals, tests
+    return scores_by_function({"tests": [test.to_json() for test in tests]}), tests
 
 
 @pytest.fixture(scope="module")
