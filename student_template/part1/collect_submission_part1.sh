@@ -21,50 +21,6 @@ if [ -z "$PYTHON" ]; then
     exit 1
 fi
 
-exec "$PYTHON" - "$ZIP" "$NOTEBOOK" "$@" <<'PYTHON_END'
-"""Check the files, then zip them with their paths (gan/models.py, ..., the notebook at the top)."""
-import json
-import os
-import sys
-import zipfile
-
-zip_name, notebook, graded = sys.argv[1], sys.argv[2], sys.argv[3:]
-
-missing = [path for path in graded + [notebook] if not os.path.isfile(path)]
-if missing:
-    for path in missing:
-        print(f"error: {path} is missing (expected in {os.getcwd()})", file=sys.stderr)
-    if os.path.exists(zip_name):
-        os.remove(zip_name)
-        print(f"error: the old {zip_name} was removed so that it cannot be uploaded by mistake", file=sys.stderr)
-    print(f"error: no {zip_name} was made", file=sys.stderr)
-    sys.exit(1)
-
-for path in graded:
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        lines = [number for number, line in enumerate(handle, 1) if "raise NotImplementedError" in line]
-    if lines:
-        where = ", ".join(str(number) for number in lines)
-        print(f"warning: {path} still contains `raise NotImplementedError` "
-              f"({'line' if len(lines) == 1 else 'lines'} {where}): "
-              "those functions will get no points", file=sys.stderr)
-
-try:
-    with open(notebook, encoding="utf-8") as handle:
-        cells = json.load(handle).get("cells", [])
-    has_outputs = any(cell.get("cell_type") == "code" and cell.get("outputs") for cell in cells)
-except (ValueError, AttributeError) as error:
-    print(f"warning: {notebook} could not be read as a notebook ({error})", file=sys.stderr)
-else:
-    if not has_outputs:
-        print(f"warning: {notebook} has no outputs: run all its cells and save it before collecting",
-              file=sys.stderr)
-
-partial = zip_name + ".part"
-with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, strict_timestamps=False) as archive:
-    for path in graded + [notebook]:
-        archive.write(path, arcname=path)
-os.replace(partial, zip_name)
-print(f"{os.path.join(os.getcwd(), zip_name)} written with {', '.join(graded + [notebook])}")
-print("Upload it to Gradescope.")
-PYTHON_END
+# collect_helper.py, the same in both parts, checks the files (warning about TODOs left, a notebook
+# without outputs, a missing or stale PDF of it) and writes the zip.
+exec "$PYTHON" collect_helper.py "$ZIP" "$NOTEBOOK" "$@"
