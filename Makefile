@@ -55,3 +55,20 @@ clean:
 .PHONY: mutation
 mutation: venv
 	$(PY) -m autograder.mutation
+
+# -- PDF tools for tests/test_pdf.py ---------------------------------------------------------------
+# The handout's make_pdf prints notebooks with Chromium through playwright. Students download
+# playwright's own Chromium; the tests point the same code at Debian's (HW4_CHROMIUM) and read the
+# PDFs back with poppler-utils (pdftoppm). Installed here when missing and we are root with apt-get;
+# otherwise a note, and those tests are skipped.
+PDF_TOOLS := chromium poppler-utils
+.PHONY: pdf-tools
+venv: pdf-tools
+pdf-tools:
+	@if command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(PDF_TOOLS) (Debian packages) for tests/test_pdf.py"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_TOOLS) >/dev/null; \
+	else \
+		echo "note: tests/test_pdf.py needs Chromium and poppler-utils; install them (Debian: sudo apt-get install $(PDF_TOOLS)), or its PDF tests are skipped"; \
+	fi
