@@ -23,8 +23,8 @@ def main(argv=None) -> int:
     for name in ("strip", "generate", "package", "build", "selfcheck"):
         sub = commands.add_parser(name)
         sub.add_argument("--part", choices=sorted(PARTS), action="append", help="default: every part")
-    grade = commands.add_parser("grade", help="grade a submission, Gradescope style")
-    grade.add_argument("--root", type=Path, default=None, help="default: $AUTOGRADER_ROOT or /autograder")
+    commands.add_parser("grade", help="grade a submission, Gradescope style (run_autograder's options)",
+                        add_help=False)
     regrade = commands.add_parser("regrade", help="grade every submission of a Gradescope export into a CSV")
     regrade.add_argument("export", type=Path, help="the unzipped 'Export Submissions' folder")
     regrade.add_argument("--part", required=True, help="1, 2, part1 or part2")
@@ -35,15 +35,16 @@ def main(argv=None) -> int:
     regrade.add_argument("--timeout", type=float, default=None,
                          help="seconds per submission (default: the part's grading deadline + 120)")
     regrade.add_argument("--no-progress", action="store_true", help="a line per submission, no progress bar")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "grade":
+        from autograder.gradescope import main as grade_main
+        return grade_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
 
     if args.command == "regrade":
         from autograder.regrade import run_regrade
         return run_regrade(args)
-
-    if args.command == "grade":
-        from autograder.gradescope import run_gradescope
-        return run_gradescope(args.root)
 
     from autograder import build
     parts = args.part or sorted(PARTS)

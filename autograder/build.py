@@ -43,7 +43,7 @@ def generate(repo: Path, part: str, table: str) -> bool:
 def package(repo: Path, part: str, table: str) -> bool:
     from autograder.engine.package import build_zip
 
-    path = build_zip(repo, part, table, zip_path(repo, part))
+    path = build_zip(repo, part, zip_path(repo, part))
     print(f"{part}: {path.relative_to(repo)} ({path.stat().st_size // 1024} KiB)")
     pack_handout(repo, part)
     return True
@@ -100,8 +100,9 @@ def selfcheck(repo: Path, part: str, table: str) -> bool:
 # case table without its hidden cases, and the public cases' inputs and expected outputs.
 # Nothing of a hidden case ships: not its data, not its definition.
 PUBLIC_DIR = Path("tests") / "_grader"
-ENGINE_COPIES = ("engine/case.py", "engine/compare.py")     # relative to the package; the table's own
-                                                            # imports (hw4/common.py) are found statically
+# What the public tests import of the engine (the rest of what they ship is found from these).
+PUBLIC_ENGINE = ("engine.grade", "engine.worker", "engine.locate", "engine.reference", "engine.results",
+                 "engine.session")
 HANDOUT_SKIP = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints")
 
 _PUBLIC_HEADER = """\
@@ -218,13 +219,16 @@ def write_public_tests(repo: Path, part: str, table: str) -> Path:
     module_path = table.split(".")
     if module_path[0] != package_dir.name:
         raise ValueError(f"{table} is not a module of the {package_dir.name} package")
+    from autograder.engine.package import imported_modules
     from autograder.engine.references import runner_modules
 
     origin = Path(importlib.util.find_spec(table).origin)
     text, total, mistakes, kept, dropped = public_table_source(origin.read_text(), table,
                                                                origin.relative_to(package_dir.parent).as_posix())
-    modules = [module.split(".", 1)[1].replace(".", "/") + ".py" for module in runner_modules(table) if module != table]
-    files = {rel: (package_dir / rel).read_text() for rel in ENGINE_COPIES + tuple(modules)}
+    shipped = set(imported_modules(package_dir, PUBLIC_ENGINE)) | set(runner_modules(table))
+    modules = [module.split(".", 1)[1].replace(".", "/") + ".py" for module in sorted(shipped)
+               if module != table and module.count(".") > 1]
+    files = {rel: (package_dir / rel).read_text() for rel in modules}
     files["/".join(module_path[1:]) + ".py"] = text
     for rel, content in sorted(files.items()):
         dest = target / package_dir.name / rel

@@ -171,7 +171,7 @@ def forever_submission(part: str, dest: Path) -> Path:
 def bench_grading(parts, repeat: int, torch_seconds: float, scratch: Path) -> dict:
     out = {}
     for part in parts:
-        zip_file = build_zip(REPO, part, PARTS[part], scratch / "zips" / f"hw4_{part}_autograder.zip")
+        zip_file = build_zip(REPO, part, scratch / "zips" / f"hw4_{part}_autograder.zip")
         submissions = {"solution": REPO / "solution" / part, "template": REPO / "student_template" / part,
                        "forever": forever_submission(part, scratch / f"forever_{part}")}
         for label, folder in submissions.items():

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import REPO, make_submission, scores_by_function
+from conftest import REPO, make_submission, plain, scores_by_function
 
 TOTALS = {"part1": 5.0, "part2": 14.0}
 GRADESCOPE_TEST_KEYS = {"name", "score", "max_score", "status", "visibility", "output"}
@@ -30,7 +30,7 @@ def check_schema(results, manifest):
 def test_solution_earns_every_point(part, grade, manifests):
     results = grade(part, REPO / "solution" / part)
     check_schema(results, manifests[part])
-    failed = [(t["name"], t["output"]) for t in results["tests"] if t["status"] != "passed"]
+    failed = [(t["name"], plain(t["output"])) for t in results["tests"] if t["status"] != "passed"]
     assert not failed
     assert results["score"] == TOTALS[part]
 
@@ -40,7 +40,7 @@ def test_template_earns_nothing_and_lists_every_case(part, grade, manifests):
     results = grade(part, REPO / "student_template" / part)
     check_schema(results, manifests[part])
     assert results["score"] == 0
-    assert all("not implemented yet" in t["output"] for t in results["tests"])
+    assert all("not implemented yet" in plain(t["output"]) for t in results["tests"])
 
 
 def test_syntax_error_costs_only_that_file(grade, manifests, tmp_path):
@@ -50,8 +50,8 @@ def test_syntax_error_costs_only_that_file(grade, manifests, tmp_path):
     for test in results["tests"]:
         case = next(c for c in manifests["part2"]["cases"] if c["name"] == test["name"])
         if case["file"] == "diffusion/ddpm.py":
-            assert test["score"] == 0 and "could not be imported: SyntaxError" in test["output"]
-            assert "diffusion/ddpm.py, line 1" in test["output"]
+            assert test["score"] == 0 and "could not be imported: SyntaxError" in plain(test["output"])
+            assert "diffusion/ddpm.py, line 1" in plain(test["output"])
         else:
             assert test["score"] == test["max_score"], test
 
@@ -63,7 +63,7 @@ def test_missing_file_costs_only_that_file(grade, manifests, tmp_path):
     per_function = scores_by_function(results)
     assert per_function["bce_loss"][0] == 0 and per_function["Discriminator"][0] == 0.5
     loss_tests = [t for t in results["tests"] if "loss" in t["name"].split(":")[0]]
-    assert all("gan/losses.py is missing from the submission" in t["output"] for t in loss_tests)
+    assert all("gan/losses.py is missing from the submission" in plain(t["output"]) for t in loss_tests)
 
 
 def test_empty_submission_lists_every_case(grade, manifests, tmp_path):
@@ -71,7 +71,7 @@ def test_empty_submission_lists_every_case(grade, manifests, tmp_path):
     results = grade("part2", tmp_path / "empty")
     check_schema(results, manifests["part2"])
     assert results["score"] == 0
-    assert "No diffusion/ folder was found" in results["output"]
+    assert "diffusion/ddpm.py is missing from the submission" in plain(results["tests"][10]["output"])
 
 
 def test_package_one_folder_down_is_found(grade, tmp_path):
@@ -90,9 +90,9 @@ def test_crash_and_wrong_outputs_are_explained(grade, manifests, tmp_path):
     results = grade("part2", submission)
     check_schema(results, manifests["part2"])
     by_name = {t["name"]: t for t in results["tests"]}
-    assert "raised RuntimeError: boom (diffusion/vae.py, line" in by_name["reparameterize: given eps"]["output"]
+    assert "raised RuntimeError: boom (diffusion/vae.py, line" in plain(by_name["reparameterize: given eps"]["output"])
     assert "hidden" not in by_name["reparameterize: given eps"]["visibility"]
-    kl = by_name["kl_divergence: (B, D)"]["output"]
+    kl = plain(by_name["kl_divergence: (B, D)"]["output"])
     assert "a 0-dim tensor" in kl
     per_function = scores_by_function(results)
     assert per_function["reparameterize"][0] == 0 and per_function["kl_divergence"][0] == 0
@@ -108,9 +108,9 @@ def test_printing_code_passes_and_shows_its_output_on_failure(grade, tmp_path):
     results = grade("part1", submission)
     by_name = {t["name"]: t for t in results["tests"]}
     visible = by_name["ls_generator_loss: batch of 4"]
-    assert visible["score"] == 0 and "debug: hello" in visible["output"]
+    assert visible["score"] == 0 and "debug: hello" in plain(visible["output"])
     hidden = by_name["ls_generator_loss: batch of 1"]
-    assert hidden["score"] == 0 and "debug: hello" not in hidden["output"]
+    assert hidden["score"] == 0 and "debug: hello" not in plain(hidden["output"])
     assert by_name["ls_discriminator_loss: batch of 4"]["score"] > 0
 
 
@@ -127,7 +127,7 @@ def test_bce_builtin_is_refused(grade, tmp_path):
     assert per_function["bce_loss"][0] == 0
     assert per_function["ls_generator_loss"] == (0.25, 0.25)
     bce = next(t for t in results["tests"] if t["name"].startswith("bce_loss"))
-    assert "must not call torch.nn.functional.binary_cross_entropy_with_logits" in bce["output"]
+    assert "must not call torch.nn.functional.binary_cross_entropy_with_logits" in plain(bce["output"])
 
 
 def test_results_written_even_when_reference_data_is_damaged(autograder_zips, tmp_path):
@@ -147,7 +147,7 @@ def test_results_written_even_when_reference_data_is_damaged(autograder_zips, tm
     subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, capture_output=True)
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 0
-    assert "autograder itself failed" in results["output"]
+    assert "autograder itself failed" in plain(results["output"])
 
 
 def test_trusted_parent_never_imports_torch(autograder_zips, tmp_path):
@@ -169,4 +169,4 @@ def test_trusted_parent_never_imports_torch(autograder_zips, tmp_path):
                PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
     subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, capture_output=True)
     results = json.loads((root / "results" / "results.json").read_text())
-    assert results["score"] == TOTALS["part1"], results["output"]
+    assert results["score"] == TOTALS["part1"], plain(results["output"])

@@ -167,6 +167,9 @@ def generate(table_name: str, solution_dir: Path, out_dir: Path) -> dict:
             "deadline": part.deadline,
             "table": table_name,
             "runner_modules": runner_modules(table_name),
+            "allowed_imports": part.environment.allowed_modules() if part.environment else [],
+            "requirements": part.environment.gradescope_requirements() if part.environment else [],
+            "torch_index": part.environment.torch_index if part.environment else None,
             "torch_version": torch.__version__,
             "cases": entries,
         }

@@ -1,34 +1,122 @@
-"""The sandboxed worker: runs student code, one forked child per case.
+"""The worker: the process that runs student code, one case at a time.
 
-Started by the trusted parent as the unprivileged user with `python -I`, from a
-scratch copy that holds this engine module, the case table and the cases' inputs
-(never an expected output). It imports torch and the case table once, then waits
-for commands on stdin; for each case it forks a child that imports the student's
-module, runs the case's call and writes the outputs as safetensors plus a small
-JSON status. The parent decides what the outputs are worth; nothing the worker
-says is trusted beyond the bytes of those files.
+Started by the trusted side (the grader, or the students' public tests) from a copy that
+holds this engine, the case table and the cases' inputs (never an expected output). It
+imports torch, the case table and the allowed packages the graded files use once, installs
+the import guard, then answers commands on stdin.
 
-Protocol (one JSON object per line): parent -> worker {"case": id, "cpu": seconds};
-worker -> parent {"ready": true} once, then {"case": id, "exit": code, "signal": n}
-after each child has ended.
+Fork mode (Linux; always on Gradescope): for each graded file a "zygote" process is forked
+that imports the student's module once; each case is a child forked from its file's zygote,
+so a case costs only its call, and whatever it changes dies with it. The zygote enforces
+the time limit and, being a child subreaper, kills everything the case left running
+(daemons included) before it answers. An import that hangs, crashes or fails is reported
+for the file once.
+
+Time limits are in CPU seconds, with a wall-clock cap for code that waits instead of
+computing: slow but correct code is not failed because the machine is busy or has half a
+CPU, and a busy loop is stopped as soon as it has used its share.
+
+In-process mode (macOS, Windows: no safe fork after importing torch): cases run one after
+another in the worker itself, each importing the student's module afresh; a time limit is
+enforced by the trusted side, which stops the worker and starts another.
+
+Protocol, one JSON object per line:
+  trusted -> worker  {"cases": [id, ...], "cpu": s, "wall": s}    cases of one file, side by side
+  worker -> trusted  {"ready": true, ...} once, then a line per case, once all have ended:
+                     {"case": id, "ended": how, "seconds": s, "exit": code, "signal": n, "import": {...}}
+  where `how` is "exit", "signal", "timeout", "import timeout", "import crash" or "import error".
+Several cases at once share the limits: the trusted side asks for that only for the other
+cases of a function that already timed out, so that code stuck everywhere costs one wait
+per function, not one per case. Nothing the worker says is trusted beyond what it costs the
+student's own grade: the verdict comes from the outputs the trusted side reads and compares.
 """
 import argparse
 import importlib
 import json
 import os
-import resource
+import select
 import signal
 import sys
-import traceback
+import time
 
-MAX_MESSAGE = 2000
+try:
+    import resource
+except ImportError:         # Windows: in-process mode only, without rlimits
+    resource = None
+
+if __name__ == "__main__":  # run as a script: the folder holding the autograder package goes on the path
+    sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != os.path.dirname(os.path.realpath(__file__))]
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))))
+
+from autograder.engine.processes import become_subreaper, cpu_seconds, kill_descendants  # noqa: E402
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+REPLY_GRACE = 1.0           # seconds a zygote gets beyond its wall-clock limit to answer
+POLL = 0.02                 # seconds between CPU-time readings of running cases
 
 
-def _block_network():
-    """Forbid AF_INET/AF_INET6/AF_PACKET sockets with seccomp, where libseccomp is present.
+def _prctl(option: int, value: int) -> bool:
+    """Where prctl exists (Linux); False elsewhere."""
+    import ctypes
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
-    Returns a line for the parent's log saying what was done.
-    """
+
+def describe_end(status) -> dict:
+    if os.WIFSIGNALED(status):
+        return {"ended": "signal", "exit": None, "signal": os.WTERMSIG(status)}
+    return {"ended": "exit", "exit": os.WEXITSTATUS(status), "signal": None}
+
+
+def wait_for_all(pids, cpu: float, wall: float):
+    """({pid: (wait status, seconds)} of the children that ended in time, {pid: "cpu" or "wall"}
+    of those killed once they had used `cpu` seconds of CPU time or `wall` seconds had passed)."""
+    started = time.monotonic()
+    pidfds = {}
+    for pid in pids:
+        try:
+            pidfds[pid] = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pass
+    ended, over = {}, {}
+    try:
+        while True:
+            for pid in pids:
+                if pid not in ended:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        ended[pid] = (status, time.monotonic() - started)
+            running = [pid for pid in pids if pid not in ended]
+            elapsed = time.monotonic() - started
+            if not running:
+                break
+            for pid in running:
+                if pid not in over and (elapsed >= wall or cpu_seconds(pid) >= cpu):
+                    over[pid] = "wall" if elapsed >= wall else "cpu"
+                    os.kill(pid, signal.SIGKILL)
+            if all(pid in over for pid in running):
+                for pid in running:
+                    os.waitpid(pid, 0)
+                break
+            waiting = [pidfds[pid] for pid in running if pid in pidfds]
+            pause = max(0.0, min(POLL, wall - elapsed))
+            if len(waiting) == len(running):
+                select.select(waiting, [], [], pause)
+            else:               # no pidfd (an old kernel): poll
+                time.sleep(min(pause, 0.005))
+    finally:
+        for fd in pidfds.values():
+            os.close(fd)
+    return {pid: value for pid, value in ended.items() if pid not in over}, over
+
+
+# -- the network ---------------------------------------------------------------------------
+def block_network() -> str:
+    """With seccomp: sockets of every address family but AF_UNIX fail, and io_uring (which
+    could open sockets without the socket call) is refused. A line for the worker's log."""
     import ctypes
     import ctypes.util
 
@@ -42,151 +130,360 @@ def _block_network():
         _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
                     ("datum_b", ctypes.c_uint64)]
 
-    scmp_act_allow, scmp_cmp_eq = 0x7FFF0000, 4
-    errno_eacces = 0x00050000 | 13      # SCMP_ACT_ERRNO(EACCES)
+    allow, compare_not_equal = 0x7FFF0000, 1
+    refuse_eacces, refuse_eperm = 0x00050000 | 13, 0x00050000 | 1
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_init.argtypes = [ctypes.c_uint32]
     lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
                                            ctypes.POINTER(ArgCmp)]
     lib.seccomp_load.argtypes = [ctypes.c_void_p]
     lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    ctx = lib.seccomp_init(scmp_act_allow)
-    if not ctx:
+    context = lib.seccomp_init(allow)
+    if not context:
         return "network: seccomp_init failed, sockets are not blocked"
     import socket
-    families = [socket.AF_INET, socket.AF_INET6, getattr(socket, "AF_PACKET", 17)]
     for name in (b"socket", b"socketpair"):
+        rule = ArgCmp(0, compare_not_equal, socket.AF_UNIX, 0)
         number = lib.seccomp_syscall_resolve_name(name)
-        for family in families:
-            rule = ArgCmp(0, scmp_cmp_eq, family, 0)
-            if lib.seccomp_rule_add_array(ctx, errno_eacces, number, 1, ctypes.byref(rule)) != 0:
-                return "network: a seccomp rule was refused, sockets are not blocked"
-    if lib.seccomp_load(ctx) != 0:
+        if lib.seccomp_rule_add_array(context, refuse_eacces, number, 1, ctypes.byref(rule)) != 0:
+            return "network: a seccomp rule was refused, sockets are not blocked"
+    for name in (b"io_uring_setup", b"io_uring_enter", b"io_uring_register"):
+        number = lib.seccomp_syscall_resolve_name(name)
+        if number >= 0:
+            lib.seccomp_rule_add_array(context, refuse_eperm, number, 0, None)
+    if lib.seccomp_load(context) != 0:
         return "network: seccomp_load failed, sockets are not blocked"
-    return "network: AF_INET, AF_INET6 and AF_PACKET sockets are blocked (seccomp)"
+    return "network: sockets of every family but AF_UNIX are refused, and io_uring (seccomp)"
 
 
-def _make_undumpable():
-    """Stop same-user processes (the student's children) from reading this process's memory or fds."""
-    import ctypes
-    try:
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE = 4
-    except (OSError, AttributeError):
-        pass
+# -- the worker ------------------------------------------------------------------------------
+class Worker:
+    def __init__(self, args, protocol, commands):
+        self.args, self.protocol = args, protocol
+        self.private_fds = (protocol.fileno(), commands.fileno())   # closed in every forked process
+        import torch
+        from autograder.engine import run_case
+        from autograder.engine.case import CaseError
+        from autograder.engine.imports import ImportGuard, preimport
 
+        self.torch, self.run_case, self.CaseError = torch, run_case, CaseError
+        torch.set_num_threads(1)
+        import safetensors.torch  # noqa: F401 - once here, not in every case
+        self.table = importlib.import_module(args.table)
+        self.part = self.table.PART
+        if self.part.warmup is not None:
+            self.part.warmup()      # lazy set-up of torch paid once, outside every case's time limit
+        self.cases = {case.id: case for case in self.part.cases}
+        sources = []
+        for rel in self.part.files:
+            try:
+                with open(os.path.join(args.submission, rel), encoding="utf-8", errors="replace") as handle:
+                    sources.append(handle.read())
+            except OSError:
+                pass
+        self.preimported = preimport(sources, args.allowed)
+        self.memory_limit = self._limit_memory(args.memory_allowance)
+        self.guard = ImportGuard(args.allowed, self.part.package, args.submission).install()
+        self.out = run_case.OutputFolder(args.out)
+        self.zygotes = {}           # module name -> Zygote
 
-def _open_private(directory_fd, name):
-    """A fresh file in the output folder; refuses to follow a link planted there."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-    return os.open(name, flags, 0o600, dir_fd=directory_fd)
-
-
-def _write_json(directory_fd, name, payload):
-    tmp = f".{name}.tmp"
-    fd = _open_private(directory_fd, tmp)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle)
-    os.replace(tmp, name, src_dir_fd=directory_fd, dst_dir_fd=directory_fd)
-
-
-def _short(text):
-    text = str(text)
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " [...]"
-
-
-def _describe_exception(error, submission_root):
-    """Exception type, message and the last line of the student's code in the traceback."""
-    try:
-        message = _short(error)
-    except BaseException:   # a __str__ that raises
-        message = "(its message could not be printed)"
-    where = None
-    try:
-        for frame in traceback.extract_tb(error.__traceback__):
-            if frame.filename.startswith(submission_root):
-                where = f"{os.path.relpath(frame.filename, submission_root)}, line {frame.lineno}"
-    except BaseException:
-        pass
-    if isinstance(error, SyntaxError) and error.filename and error.filename.startswith(submission_root):
-        where = f"{os.path.relpath(error.filename, submission_root)}, line {error.lineno}"
-    return {"type": type(error).__name__, "message": message, "where": where}
-
-
-def _forbid(dotted_names, case_error, function):
-    """Replace library functions a case forbids with ones that fail the case with a clear message."""
-    for dotted in dotted_names:
-        owner_path, attribute = dotted.rsplit(".", 1)
-        parts = owner_path.split(".")
-        owner = importlib.import_module(parts[0])
-        for part in parts[1:]:
-            owner = getattr(owner, part)
-
-        def refuse(*args, _name=dotted, **kwargs):
-            raise case_error(f"{function} must not call {_name}: write the formula yourself (see the assignment)")
-        setattr(owner, attribute, refuse)
-
-
-def run_case(case, args, out_fd):
-    """In the forked child: import the student's module, run the case, save outputs and status."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    from autograder.engine.case import CaseError
-
-    status = {"phase": "import"}
-    _write_json(out_fd, f"{case.id}.status.json", status)
-    try:
-        _forbid(case.forbidden, CaseError, case.function)
+    @staticmethod
+    def _limit_memory(allowance: int):
+        """Address space: what this process maps now (torch and the allowed packages, whatever
+        their build maps) plus `allowance` for the cases. Inherited by every child."""
+        if not allowance or resource is None:
+            return None
+        mapped = 0
         try:
-            module = importlib.import_module(case.module)
-        except BaseException as error:  # noqa: B902 - anything at import, SystemExit included
-            status.update(phase="import", outcome="import error", error=_describe_exception(error, args.submission))
-            return status
-        status["phase"] = "call"
-        _write_json(out_fd, f"{case.id}.status.json", status)
-        if not hasattr(module, case.attribute):
-            status.update(outcome="missing", error={"type": "AttributeError", "where": None,
-                                                    "message": f"{case.module} defines no {case.attribute}"})
-            return status
-        inputs = load_file(os.path.join(args.inputs, f"{case.id}.safetensors"))
-        torch.manual_seed(case.seed)
-        outputs = case.call(getattr(module, case.attribute), inputs)
-        tensors = {name: value.contiguous() for name, value in outputs.items()}
-        tmp = f".{case.id}.safetensors.tmp"
-        os.close(_open_private(out_fd, tmp))
-        save_file(tensors, os.path.join(args.out, tmp))
-        os.replace(tmp, f"{case.id}.safetensors", src_dir_fd=out_fd, dst_dir_fd=out_fd)
-        status["outcome"] = "returned"
-    except CaseError as error:
-        status.update(outcome="contract", error={"type": "CaseError", "message": _short(error), "where": None})
-    except BaseException as error:  # noqa: B902 - SystemExit, KeyboardInterrupt and odd classes too
-        status.update(outcome="exception", error=_describe_exception(error, args.submission))
-    return status
+            with open("/proc/self/status") as handle:
+                for line in handle:
+                    if line.startswith("VmSize:"):
+                        mapped = int(line.split()[1]) * 1024
+        except OSError:
+            return None
+        limit = mapped + allowance
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        return limit
 
+    def send(self, message: dict) -> None:
+        self.protocol.write(json.dumps(message) + "\n")
+        self.protocol.flush()
 
-def child(case, args, cpu_seconds, out_fd):
-    """Body of the forked child; never returns."""
-    code = 0
-    try:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-        log = _open_private(out_fd, f"{case.id}.log")
+    def ready(self) -> None:
+        self.send({"ready": True, "mode": self.args.mode, "preimported": self.preimported,
+                   "memory_limit": self.memory_limit})
+
+    def serve(self, commands) -> None:
+        for line in commands:
+            command = json.loads(line)
+            cases = [self.cases[case_id] for case_id in command["cases"]]
+            started = time.monotonic()
+            if self.args.mode == "fork":
+                replies = self.run_forked(cases, float(command["cpu"]), float(command["wall"]))
+            else:
+                replies = [self.run_in_process(case) for case in cases]
+            for case, reply in zip(cases, replies):
+                reply.setdefault("seconds", round(time.monotonic() - started, 4))
+                self.send({"case": case.id, **reply})
+
+    def load_inputs(self, case) -> dict:
+        from safetensors.torch import load_file
+        return load_file(os.path.join(self.args.inputs, f"{case.id}.safetensors"))
+
+    def call(self, case, module) -> dict:
+        """Forbid, call, save: the status to write (the module is imported)."""
+        run_case, submission = self.run_case, self.args.submission
+        undo = run_case.forbid(case.forbidden, case.function, self.CaseError, [module])
+        try:
+            status, outputs = run_case.call_case(case, module, self.load_inputs(case), self.CaseError, submission,
+                                                 self.torch.manual_seed)
+            if outputs is not None:
+                try:
+                    run_case.save_outputs(self.out, case.id, outputs)
+                except BaseException as error:  # noqa: B902 - e.g. a tensor safetensors cannot store
+                    status.update(outcome="exception", error=run_case.describe_exception(error, submission))
+        finally:
+            run_case.unforbid(undo)
+        status["phase"] = "done"
+        return status
+
+    # -- fork mode ------------------------------------------------------------------------------
+    def run_forked(self, cases, cpu: float, wall: float) -> list:
+        module = cases[0].module
+        zygote = self.zygotes.get(module)
+        if zygote is None:
+            zygote = Zygote(self, module)
+            self.zygotes[module] = zygote
+            zygote.start(cpu, wall)
+        if zygote.import_failure is not None:
+            return [dict(zygote.import_failure) for _ in cases]
+        replies = zygote.run(cases, cpu, wall)
+        if replies is None:     # the zygote did not answer: stopped or killed by a case
+            zygote.stop()
+            del self.zygotes[module]
+            kill_descendants(keep={z.pid for z in self.zygotes.values()})
+            return [{"ended": "timeout", "exit": None, "signal": None} for _ in cases]
+        return replies
+
+    # -- in-process mode ------------------------------------------------------------------------
+    def run_in_process(self, case) -> dict:
+        """The case in this process; the trusted side enforces its time limit by stopping us."""
+        run_case, torch = self.run_case, self.torch
+        package = self.part.package
+        for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+            del sys.modules[name]       # every case imports the student's code anew
+        importlib.invalidate_caches()
+        saved = os.dup(1), os.dup(2)
+        log = self.out.open_log(case.id + run_case.LOG_SUFFIX)
+        _flush_streams()
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(log)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        sys.stdin = open(os.devnull)
-        status = run_case(case, args, out_fd)
-        status["phase"] = "done"
-        _write_json(out_fd, f"{case.id}.status.json", status)
-    except BaseException:  # noqa: B902 - the status file says what little we know
-        code = 70
+        default_dtype, grad_enabled = torch.get_default_dtype(), torch.is_grad_enabled()
+        try:
+            run_case.write_status(self.out, case.id, {"phase": "import"})
+            module, status = run_case.import_graded(case.module, self.args.submission)
+            if module is not None:
+                run_case.write_status(self.out, case.id, {"phase": "call"})
+                status = self.call(case, module)
+            status["phase"] = "done"
+        finally:
+            _flush_streams()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            torch.set_default_dtype(default_dtype)      # what a case changes must not leak into the next
+            torch.set_grad_enabled(grad_enabled)
+            torch.set_num_threads(1)
+        run_case.write_status(self.out, case.id, status)
+        return {"ended": "exit", "exit": 0, "signal": None}
+
+
+class Zygote:
+    """A process that imported one graded module; each case of that file is forked from it."""
+
+    def __init__(self, worker: Worker, module: str):
+        self.worker, self.module = worker, module
+        self.pid = self.commands = self.replies = None
+        self.import_failure = None      # the reply for every case of the file when its import failed
+        self._buffer = b""
+        self._status = None
+
+    # -- seen from the worker ---------------------------------------------------------------------
+    def start(self, cpu: float, wall: float) -> None:
+        """Fork the zygote and wait for its import, within the same limits as a case."""
+        command_read, command_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                others = [fd for zygote in self.worker.zygotes.values() if zygote is not self
+                          for fd in (zygote.commands, zygote.replies) if fd is not None]
+                for fd in self.worker.private_fds + (command_write, reply_read) + tuple(others):
+                    os.close(fd)
+                code = self._main(command_read, reply_write)
+            finally:
+                os._exit(code)
+        os.close(command_read)
+        os.close(reply_write)
+        self.pid, self.commands, self.replies = pid, command_write, reply_read
+        reply = self._read_within(cpu, wall)
+        if reply is None:
+            alive = self._alive()
+            self.import_failure = {"ended": "import timeout" if alive else "import crash", **self._end_details()}
+            self.stop()
+        elif not reply.get("imported"):
+            status = reply.get("status") if isinstance(reply.get("status"), dict) else {}
+            self.import_failure = {"ended": "import error", "exit": None, "signal": None, "import": status}
+            self.stop()
+
+    def _alive(self) -> bool:
+        try:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if done:
+            self._status = status
+            return False
+        return True
+
+    def _end_details(self) -> dict:
+        return describe_end(self._status) if self._status is not None else {"exit": None, "signal": None}
+
+    def _read_within(self, cpu: float, wall: float):
+        """The zygote's next reply before it has used `cpu` seconds of CPU time or `wall` have passed."""
+        started = time.monotonic()
+        while b"\n" not in self._buffer:
+            left = wall - (time.monotonic() - started)
+            if left <= 0 or cpu_seconds(self.pid) >= cpu:
+                return None
+            ready, _, _ = select.select([self.replies], [], [], min(left, POLL))
+            if not ready:
+                continue
+            chunk = os.read(self.replies, 65536)
+            if not chunk or len(self._buffer) > 1 << 20:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            return None
+        return reply if isinstance(reply, dict) else None
+
+    def run(self, cases, cpu: float, wall: float):
+        """The zygote's account of each case, or None when it did not answer in time."""
+        died = [{"ended": "exit", "exit": None, "signal": None} for _ in cases]
+        try:
+            os.write(self.commands, (json.dumps({"cases": [case.id for case in cases], "cpu": cpu, "wall": wall})
+                                     + "\n").encode())
+        except OSError:
+            self._alive()
+            return [{**reply, **self._end_details()} for reply in died]
+        reply = self._read_within(float("inf"), wall + REPLY_GRACE)   # the zygote itself uses no CPU to speak of
+        if reply is None:
+            return [{**reply, **self._end_details()} for reply in died] if not self._alive() else None
+        answers = reply.get("replies") if isinstance(reply.get("replies"), list) else []
+        if len(answers) != len(cases):
+            return None
+        return [{key: answer.get(key) for key in ("ended", "limit", "exit", "signal", "seconds")}
+                if isinstance(answer, dict) else dict(died[0]) for answer in answers]
+
+    def stop(self) -> None:
+        if self.pid is None:
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        for fd in (self.commands, self.replies):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.pid = self.commands = self.replies = None
+
+    # -- inside the zygote -----------------------------------------------------------------
+    def _main(self, command_read: int, reply_write: int) -> int:
+        worker, run_case = self.worker, self.worker.run_case
+        become_subreaper()                          # what a case leaves running stays below us
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)    # and dies with the worker
+        self.pipes = (command_read, reply_write)
+        replies = os.fdopen(reply_write, "w", buffering=1)
+        _redirect_output(worker.out.open_log(self.module + ".import" + run_case.LOG_SUFFIX))
+        module, failure = run_case.import_graded(self.module, worker.args.submission)
+        _flush_streams()
+        kill_descendants()      # nothing started at import time outlives the import
+        if failure is not None:
+            replies.write(json.dumps({"imported": False, "status": failure}) + "\n")
+            return 0
+        replies.write(json.dumps({"imported": True}) + "\n")
+        for line in os.fdopen(command_read, "r"):
+            command = json.loads(line)
+            cases = [worker.cases[case_id] for case_id in command["cases"]]
+            answers = self._cases(cases, module, float(command["cpu"]), float(command["wall"]))
+            replies.write(json.dumps({"replies": answers}) + "\n")
+        return 0
+
+    def _cases(self, cases, module, cpu: float, wall: float) -> list:
+        """A child per case, all forked at once, sharing the limits; then nothing of them is left."""
+        pids = []
+        for case in cases:
+            pid = os.fork()
+            if pid == 0:
+                self._child(case, module, cpu)
+            pids.append(pid)
+        ended, over = wait_for_all(pids, cpu, wall)
+        replies = []
+        for pid in pids:
+            if pid in ended:
+                status, seconds = ended[pid]
+                replies.append({**describe_end(status), "seconds": round(seconds, 4)})
+            else:
+                replies.append({"ended": "timeout", "limit": over.get(pid, "wall"), "exit": None, "signal": None})
+        kill_descendants()
+        return replies
+
+    def _child(self, case, module, cpu: float) -> None:
+        """The forked case: never returns."""
+        worker, run_case = self.worker, self.worker.run_case
+        code = 0
+        try:
+            for fd in self.pipes:
+                os.close(fd)
+            limit = int(cpu) + 2        # a backstop: the zygote stops it at `cpu` seconds
+            resource.setrlimit(resource.RLIMIT_CPU, (limit, limit + 1))
+            _redirect_output(worker.out.open_log(case.id + run_case.LOG_SUFFIX))
+            run_case.write_status(worker.out, case.id, {"phase": "call"})
+            run_case.write_status(worker.out, case.id, worker.call(case, module))
+        except BaseException:  # noqa: B902 - the status file says what little we know
+            code = 70
+        _flush_streams()
+        os._exit(code)
+
+
+def _redirect_output(log_fd: int) -> None:
+    """stdout and stderr into `log_fd`; stdin from /dev/null."""
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+
+def _flush_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()      # what the student printed, for the log
         except BaseException:  # noqa: B902
             pass
-    os._exit(code)
 
 
 def main(argv=None):
@@ -196,38 +493,33 @@ def main(argv=None):
     parser.add_argument("--submission", required=True, help="folder holding the student's package")
     parser.add_argument("--inputs", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--allowed", default="", help="comma-separated modules graded code may import")
+    parser.add_argument("--mode", choices=("fork", "in-process"), default="fork")
+    parser.add_argument("--memory-allowance", type=int, default=0, help="bytes of address space for the cases")
+    parser.add_argument("--seccomp", action="store_true", help="refuse network sockets with seccomp")
     args = parser.parse_args(argv)
     args.submission = os.path.realpath(args.submission) + os.sep
+    args.allowed = [name for name in args.allowed.split(",") if name]
 
-    protocol = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)       # stray prints (torch's, the student's) go to the log, not the protocol
-    print(_block_network(), file=sys.stderr)
-    _make_undumpable()
+    # The protocol keeps the real stdin and stdout; stray prints (torch's, the student's) go to the log.
+    protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    commands = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    sys.stdin = open(os.devnull)
+    if args.seccomp:
+        print(block_network(), file=sys.stderr)
+    if args.mode == "fork":
+        _prctl(PR_SET_DUMPABLE, 0)          # same-user processes cannot read this one's memory
+        become_subreaper()                  # orphans of a dead zygote come back here
     sys.path[:0] = [args.runner, args.submission]
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch
-    torch.set_num_threads(1)
-    import safetensors.torch  # noqa: F401 - imported once here, not in every child
-    table = importlib.import_module(args.table)
-    if table.PART.warmup is not None:
-        table.PART.warmup()     # once here, not in every forked child (and not inside a case's timeout)
-    cases = {case.id: case for case in table.PART.cases}
-    out_fd = os.open(args.out, os.O_RDONLY | os.O_DIRECTORY)
-    protocol.write(json.dumps({"ready": True}) + "\n")
-
-    for line in sys.stdin:
-        command = json.loads(line)
-        case = cases[command["case"]]
-        pid = os.fork()
-        if pid == 0:
-            protocol.close()
-            child(case, args, int(command["cpu"]), out_fd)
-        _, wait_status = os.waitpid(pid, 0)
-        reply = {"case": case.id, "exit": os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else None,
-                 "signal": os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status) else None}
-        protocol.write(json.dumps(reply) + "\n")
+    worker = Worker(args, protocol, commands)
+    worker.ready()
+    worker.serve(commands)
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     main()

@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from autograder.engine.case import Case, CaseError, Part, Tolerance
-from autograder.hw4.common import warm_up_torch, as_loss, as_output, load_weights, pack_weights, randn, uniform
+from autograder.hw4.environment import ENVIRONMENT
+from autograder.hw4.common import (as_loss, as_output, load_weights, pack_weights, randn, uniform, warm_up_torch,
+                                   with_time_limits)
 
 ELEMENTWISE = Tolerance(atol=2e-6, rtol=1e-5)
 REDUCTION = Tolerance(atol=1e-5, rtol=1e-4)
@@ -314,6 +316,15 @@ CASES = (
 CASES = tuple(replace(case, forbidden=BCE_BUILTINS)
               if case.function in ("bce_loss", "discriminator_loss", "generator_loss") else case for case in CASES)
 
+# CPU seconds per case (Case's default: 1 s). See TOLERANCES.md, "Time limits", for the measurements:
+# the DC models build millions of weights (0.04-0.16 s for the reference), the losses and
+# sample_noise take milliseconds even written with Python loops.
+CASES = with_time_limits(CASES, {
+    "DCGenerator": 2.0, "DCDiscriminator": 2.0,
+    "sample_noise": 0.5, "bce_loss": 0.5, "discriminator_loss": 0.5, "generator_loss": 0.5,
+    "ls_discriminator_loss": 0.5, "ls_generator_loss": 0.5, "cycle_consistency_loss": 0.5, "get_optimizer": 0.5,
+})
+
 PART = Part(
     key="part1",
     title="HW4: Part 1 GANs",
@@ -323,5 +334,6 @@ PART = Part(
     cases=CASES,
     notebook="hw4-part1.ipynb",
     mistakes="autograder.hw4.mistakes",
+    environment=ENVIRONMENT,
     warmup=partial(warm_up_torch, adam=True),
 )

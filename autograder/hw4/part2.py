@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 from autograder.engine.case import Case, CaseError, Part, Tolerance
-from autograder.hw4.common import warm_up_torch, as_loss, as_output, generator_from, load_weights, pack_weights, randn, uniform
+from autograder.hw4.environment import ENVIRONMENT
+from autograder.hw4.common import (as_loss, as_output, generator_from, load_weights, pack_weights, randn, uniform,
+                                   warm_up_torch, with_time_limits)
 
 SCHEDULE_KEYS = ("betas", "alphas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_recip_alphas",
                  "sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod", "posterior_variance")
@@ -538,6 +540,16 @@ CASES = (
          lambda fn, i: call_vae_loss(fn, i, beta=0.25), points=0.25, seed=1802, hidden=True, tolerance=REDUCTION),
 )
 
+# CPU seconds per case (Case's default: 1 s). See TOLERANCES.md, "Time limits", for the measurements:
+# Attention and the sampling loops are where slow but correct code (Python loops over pixels, an
+# .item() or a print per step) is slowest; element-wise functions take milliseconds even so.
+CASES = with_time_limits(CASES, {
+    "Attention": 2.0, "p_sample_loop": 2.0, "ddim_sample_loop": 2.0,
+    "linear_beta_schedule": 0.5, "cosine_beta_schedule": 0.5, "make_schedule": 0.5, "extract": 0.5,
+    "q_sample": 0.5, "predict_start_from_noise": 0.5, "q_posterior_mean": 0.5, "classifier_free_guidance": 0.5,
+    "reparameterize": 0.5, "kl_divergence": 0.5, "vae_loss": 0.5,
+})
+
 PART = Part(
     key="part2",
     title="HW4: Part 2 Diffusion Models",
@@ -547,5 +559,6 @@ PART = Part(
     cases=CASES,
     notebook="hw4-part2.ipynb",
     mistakes="autograder.hw4.mistakes",
+    environment=ENVIRONMENT,
     warmup=warm_up_torch,
 )

@@ -5,7 +5,7 @@ heavy, so that the trusted grader can read a part's settings without torch.
 """
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
@@ -45,7 +45,7 @@ class Case:
     hidden: bool = False
     tolerance: Tolerance = Tolerance(atol=1e-6, rtol=1e-5)
     tolerances: Dict[str, Tolerance] = field(default_factory=dict)  # per output, overrides `tolerance`
-    timeout: float = 2.0           # seconds for the call, import included (the reference needs milliseconds)
+    timeout: float = 1.0           # seconds for the call, and for its file's import (the reference needs milliseconds)
     forbidden: Tuple[str, ...] = ()  # dotted names of library functions the graded code must not call
     note: str = ""                 # why this case exists, for TAs reading the table
 
@@ -70,6 +70,42 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Package:
+    """A third-party package: what pip installs, the modules it provides, and why it is there."""
+
+    name: str                       # the distribution's name: "matplotlib"
+    requirement: str                # what Gradescope's image installs: "matplotlib>=3.7,<4"
+    why: str                        # for the README: why graded code may use it (or the grader needs it)
+    modules: Tuple[str, ...] = ()   # top-level modules it provides, when not just its name
+    for_students: str = ""          # the handout's requirement, when looser than Gradescope's pin
+
+    @property
+    def module_names(self) -> Tuple[str, ...]:
+        return self.modules or (self.name,)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The one declaration of the packages around graded code. Graded files may import the
+    standard library and `graded`; the grader needs `grader` besides. setup.sh installs both
+    (torch from `torch_index`), the handout's requirements.txt installs both, and the worker
+    and the public tests refuse any other import."""
+
+    graded: Tuple[Package, ...]
+    grader: Tuple[Package, ...]
+    torch_index: str = "https://download.pytorch.org/whl/cpu"
+
+    def allowed_modules(self) -> List[str]:
+        return sorted(module for package in self.graded for module in package.module_names)
+
+    def gradescope_requirements(self) -> List[str]:
+        return [package.requirement for package in self.graded + self.grader]
+
+    def student_requirements(self) -> List[str]:
+        return [package.for_students or package.requirement for package in self.graded + self.grader]
+
+
+@dataclass(frozen=True)
 class Part:
     """One Gradescope assignment: a student package, its graded files and its cases."""
 
@@ -84,6 +120,7 @@ class Part:
     notebook: Optional[str] = None
     mistakes: Optional[str] = None  # module of known mistakes (MISTAKES), used only when generating references
     warmup: Optional[Callable] = None  # run once in the worker before any case: pays lazy imports up front
+    environment: Optional[Environment] = None   # what graded code may import; None: the standard library only
 
     def file_of(self, case: Case) -> str:
         return case.module.replace(".", "/") + ".py"

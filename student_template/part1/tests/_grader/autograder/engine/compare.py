@@ -16,6 +16,7 @@ class Verdict:
     passed: bool
     kind: str          # "passed", "missing output", "shape", "dtype", "non-finite", "values"
     message: str       # for the student; never reveals a hidden case's data
+    rows: Tuple[Tuple[str, str, str], ...] = ()   # (what, expected, yours) for a table; none for hidden cases
 
 
 def _fmt(value) -> str:
@@ -30,17 +31,20 @@ def _index(flat_index: int, shape: Tuple[int, ...]) -> Tuple[int, ...]:
 def compare_array(name: str, expected: np.ndarray, actual: np.ndarray, atol: float, rtol: float,
                   hidden: bool) -> Optional[Verdict]:
     """None when `actual` matches, else the first kind of difference found."""
+    rows = () if hidden else ((f"{name}: shape", str(tuple(expected.shape)), str(tuple(actual.shape))),
+                              (f"{name}: dtype", str(expected.dtype), str(actual.dtype)))
     if actual.shape != expected.shape:
         want = "" if hidden else f"; {tuple(expected.shape)} was expected"
-        return Verdict(False, "shape", f"{name} has shape {tuple(actual.shape)}{want}")
+        return Verdict(False, "shape", f"{name} has shape {tuple(actual.shape)}{want}", rows)
     if actual.dtype != expected.dtype:
         return Verdict(False, "dtype", f"{name} has dtype {actual.dtype}; {expected.dtype} was expected "
-                                       "(a function returns the dtype of its inputs)")
+                                       "(a function returns the dtype of its inputs)", rows)
     if expected.dtype == np.bool_ or np.issubdtype(expected.dtype, np.integer):
         wrong = actual != expected
         if not wrong.any():
             return None
-        return Verdict(False, "values", _value_message(name, expected, actual, wrong, None, hidden))
+        message, value_rows = _value_message(name, expected, actual, wrong, None, hidden)
+        return Verdict(False, "values", message, rows + value_rows)
     exp = expected.astype(np.float64)
     act = actual.astype(np.float64)
     exp_finite, act_finite = np.isfinite(exp), np.isfinite(act)
@@ -48,32 +52,51 @@ def compare_array(name: str, expected: np.ndarray, actual: np.ndarray, atol: flo
     if misplaced.any():
         count = int(misplaced.sum())
         bad = "NaN or inf" if (~act_finite & exp_finite).any() else "finite values where the reference is not"
-        where = "" if hidden else f" (first at index {_index(int(np.argmax(misplaced)), exp.shape)})"
-        return Verdict(False, "non-finite", f"{name} has {bad} in {count} of {exp.size} elements{where}")
+        first = int(np.argmax(misplaced))
+        where = "" if hidden else f" (first at index {_index(first, exp.shape)})"
+        if not hidden:
+            rows += ((f"{name}: at index {_index(first, exp.shape)}", _fmt_any(exp.flat[first]),
+                      _fmt_any(act.flat[first])),
+                     (f"{name}: non-finite where the reference is not", "", f"{count} of {exp.size} elements"))
+        return Verdict(False, "non-finite", f"{name} has {bad} in {count} of {exp.size} elements{where}", rows)
     with np.errstate(invalid="ignore"):
         error = np.where(exp_finite, np.abs(act - exp), 0.0)
         wrong = error > atol + rtol * np.abs(np.where(exp_finite, exp, 0.0))
     if not wrong.any():
         return None
-    return Verdict(False, "values", _value_message(name, exp, act, wrong, error, hidden, atol, rtol))
+    message, value_rows = _value_message(name, exp, act, wrong, error, hidden, atol, rtol)
+    return Verdict(False, "values", message, rows + value_rows)
 
 
-def _value_message(name, exp, act, wrong, error, hidden, atol=0.0, rtol=0.0) -> str:
+def _fmt_any(value) -> str:
+    return _fmt(value) if np.isfinite(value) else str(value)
+
+
+def _value_message(name, exp, act, wrong, error, hidden, atol=0.0, rtol=0.0):
+    """(message, table rows) for values that differ."""
     count, size = int(wrong.sum()), wrong.size
     share = f"{count} of {size} elements ({100.0 * count / size:.3g}%)"
     if hidden:
-        return f"{name}: values differ from the reference in {share}"
+        return f"{name}: values differ from the reference in {share}", ()
     if error is None:
         i = int(np.argmax(wrong))
         at = _index(i, exp.shape)
-        return f"{name}: {share} differ; first at index {at}: expected {exp.flat[i]}, got {act.flat[i]}"
+        rows = ((f"{name}: first difference, at index {at}", str(exp.flat[i]), str(act.flat[i])),
+                (f"{name}: elements that differ", "", share))
+        return f"{name}: {share} differ; first at index {at}: expected {exp.flat[i]}, got {act.flat[i]}", rows
     i = int(np.argmax(np.where(wrong, error, -1.0)))
     at = _index(i, exp.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(np.abs(exp) > 0, error / np.abs(exp), np.where(error > 0, np.inf, 0.0))
-    return (f"{name}: {share} differ by more than atol {atol:g} + rtol {rtol:g} * |expected|. "
-            f"Largest error {_fmt(error.flat[i])} at index {at}: expected {_fmt(exp.flat[i])}, got {_fmt(act.flat[i])}; "
-            f"largest relative error {_fmt(float(np.max(relative[wrong])))}")
+    largest_relative = _fmt(float(np.max(relative[wrong])))
+    rows = ((f"{name}: largest error, at index {at}", _fmt(exp.flat[i]), _fmt(act.flat[i])),
+            (f"{name}: its size", "", _fmt(error.flat[i])),
+            (f"{name}: largest relative error", "", largest_relative),
+            (f"{name}: elements off by more than {atol:g} + {rtol:g} * |expected|", "", share))
+    message = (f"{name}: {share} differ by more than atol {atol:g} + rtol {rtol:g} * |expected|. "
+               f"Largest error {_fmt(error.flat[i])} at index {at}: expected {_fmt(exp.flat[i])}, "
+               f"got {_fmt(act.flat[i])}; largest relative error {largest_relative}")
+    return message, rows
 
 
 def compare_outputs(expected: Dict[str, np.ndarray], actual: Dict[str, np.ndarray],

@@ -106,6 +106,13 @@ def generator_from(inputs: dict, key: str = "seed") -> torch.Generator:
     return generator
 
 
+def with_time_limits(cases, seconds_by_function: dict):
+    """The cases with the CPU-time limits of their function (the others keep Case's default)."""
+    from dataclasses import replace
+    return tuple(replace(case, timeout=seconds_by_function[case.function])
+                 if case.function in seconds_by_function else case for case in cases)
+
+
 def warm_up_torch(adam: bool = False):
     """Run once in the worker before any case: the first Adam step imports torch._dynamo
     (seconds on a slow machine), and the first conv, norm and backward set up kernels."""

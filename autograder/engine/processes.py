@@ -1,0 +1,101 @@
+"""Finding and killing processes: the engine's own kill sweep.
+
+Trees are read from /proc/<pid>/task/<tid>/children, so a sweep costs a few reads of the
+processes concerned, not a walk over every process of the machine; a process that is a
+child subreaper keeps every orphan of its tree below it, daemons included.
+"""
+import os
+import signal
+import time
+from typing import Callable, Iterable, List
+
+PR_SET_CHILD_SUBREAPER = 36
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def become_subreaper() -> bool:
+    """Orphans of this process's descendants are re-parented to it, not to init."""
+    import ctypes
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a live process has used, user and system (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS      # utime and stime, fields 14 and 15
+
+
+def children_of(pid: int) -> List[int]:
+    """Live children of `pid`, those of every thread."""
+    found: List[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found.extend(int(child) for child in handle.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def descendants_of(pid: int) -> List[int]:
+    found, stack = [], [pid]
+    while stack:
+        for child in children_of(stack.pop()):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def kill_until_gone(find_pids: Callable[[], Iterable[int]], rounds: int = 50, pause: float = 0.01) -> bool:
+    """SIGKILL whatever find_pids() returns until it returns nothing; False if `rounds` ran out.
+    For processes that are not this one's children (another user's, found by walking /proc)."""
+    for _ in range(rounds):
+        pids = list(find_pids())
+        if not pids:
+            return True
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(pause)
+    return False
+
+
+def kill_descendants(keep: Iterable[int] = (), rounds: int = 100) -> bool:
+    """SIGKILL every descendant of this process but the children in `keep` (and theirs), and
+    reap its direct children among them. Repeated, because what is killed may have forked
+    meanwhile, and orphans come back here (when this process is a subreaper) as new children."""
+    keep = set(keep)
+    me = os.getpid()
+    for _ in range(rounds):
+        direct = [pid for pid in children_of(me) if pid not in keep]
+        if not direct:
+            return True
+        tree, stack = [], list(direct)
+        while stack:
+            pid = stack.pop()
+            tree.append(pid)
+            stack.extend(children_of(pid))
+        for pid in tree:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in direct:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+    return False
