@@ -10,9 +10,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from autograder.__main__ import PARTS  # noqa: E402
-from autograder.build import grade_with_zip  # noqa: E402
 from autograder.engine.package import build_zip  # noqa: E402
+from autograder.tools.parts import tables  # noqa: E402
+from autograder.tools.through_zip import grade_through_zip  # noqa: E402
+
+PARTS = tables()
 
 
 def pytest_configure(config):
@@ -24,7 +26,7 @@ def pytest_configure(config):
 def autograder_zips(tmp_path_factory):
     """{part: zip path}, packed from the committed reference data (not from dist/)."""
     folder = tmp_path_factory.mktemp("zips")
-    return {part: build_zip(REPO, part, folder / f"hw4_{part}_autograder.zip") for part in PARTS}
+    return {part: build_zip(REPO, part, folder / f"{part}_autograder.zip") for part in PARTS}
 
 
 @pytest.fixture(scope="session")
@@ -37,8 +39,11 @@ def grade(autograder_zips, tmp_path):
     """grade(part, submission_folder) -> results.json as a dict, through the part's zip."""
     counter = iter(range(1000))
 
-    def run(part, submission):
-        return grade_with_zip(autograder_zips[part], Path(submission), tmp_path / f"run{next(counter)}")
+    def run(part, submission, *args):
+        grading = grade_through_zip(autograder_zips[part], Path(submission), tmp_path / f"run{next(counter)}",
+                                    args=args)
+        assert grading.results is not None, grading.output[-3000:]
+        return grading.results
     return run
 
 

@@ -1,17 +1,19 @@
 """Realistic single bugs lose points exactly on the functions they break, nowhere else.
 
 The catalogue is autograder/hw4/mistakes.py; each mistake is an edit of the reference solution.
+It is trusted code, so its cases run in this process (tools/in_process.py), through the same
+run-case module and verdict as the sandbox; tests/test_grading.py grades a few through the zip.
 Only the bug's file is graded: files are graded independently of each other.
 """
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, make_submission, scores_by_function
+from conftest import REPO, scores_by_function
+from autograder.engine.reference import load_reference
 from autograder.hw4.mistakes import MISTAKES as BUGS, apply
-
+from autograder.tools.in_process import grade_in_process
 
 # Mistakes confined to one branch of a function that is otherwise right: they must lose
 # points, but may keep most of them (partial credit that is fair).
@@ -24,44 +26,41 @@ BRANCH_BUGS = {
 }
 
 
-def grade_bug(bug, folder):
-    """Grade one bug's submission (in a pool process): per-function totals and the tests."""
-    from autograder.engine.grade import Grader, load_reference
+@pytest.fixture(scope="module")
+def references():
+    return {part: load_reference(REPO / "reference_data" / part) for part in ("part1", "part2")}
 
-    submission = make_submission(Path(folder), bug.part, apply(bug, REPO / "solution"))
-    grader = Grader(load_reference(REPO / "reference_data" / bug.part), submission, engine_root=REPO / "autograder",
-                    log=lambda *args: None, only_files=[bug.file])
-    tests = grader.run()
+
+def grade_bug(bug, references, folder: Path):
+    """Per-function totals and the results of the bug's file, graded in this process."""
+    package = references[bug.part].manifest["package"]
+    shutil.copytree(REPO / "solution" / bug.part / package, folder / package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for rel, text in apply(bug, REPO / "solution").items():
+        (folder / rel).write_text(text)
+    tests = grade_in_process(references[bug.part], folder, only_files=[bug.file])
     return scores_by_function({"tests": [test.to_json() for test in tests]}), tests
 
 
-@pytest.fixture(scope="module")
-def graded_bugs(tmp_path_factory):
-    """Every bug graded up front, two at a time (two cores; each grader locks its own sandbox user)."""
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield {bug.name: pool.submit(grade_bug, bug, str(tmp_path_factory.mktemp("bug")))
-               for bug in BUGS}
-
-
-def recorded_mistakes(manifest):
-    return {m["name"] for case in manifest["cases"] for m in case["mistakes"]}
-
-
 @pytest.mark.parametrize("bug", BUGS, ids=lambda bug: bug.name)
-def test_bug_loses_points_exactly_where_it_is(bug, graded_bugs, manifests):
-    totals, tests = graded_bugs[bug.name].result()
+def test_bug_loses_points_exactly_where_it_is(bug, references, manifests, tmp_path):
+    totals, tests = grade_bug(bug, references, tmp_path)
     for function, (earned, possible) in totals.items():
         if function in bug.loses:
             assert earned < possible, f"{bug.name}: {function} kept all its points"
             if bug.name not in BRANCH_BUGS:
                 assert earned <= possible / 2, f"{bug.name}: {function} kept most of its points ({earned}/{possible})"
         else:
-            failed = [t.output for t in tests if t.name.startswith(function + ":") and t.score < t.max_score]
+            failed = [t.text() for t in tests if t.name.startswith(function + ":") and t.score < t.max_score]
             assert earned == possible, f"{bug.name}: {function} lost points: {failed}"
     assert set(bug.loses) <= set(totals), f"{bug.name}: names not graded in {bug.file}"
     if bug.name in recorded_mistakes(manifests[bug.part]):
-        named = [t for t in tests if bug.misconception in t.output]
+        named = [t for t in tests if bug.misconception in t.mistakes]
         assert named, f"{bug.name}: no failed case names the mistake"
+
+
+def recorded_mistakes(manifest):
+    return {m["name"] for case in manifest["cases"] for m in case["mistakes"]}
 
 
 @pytest.mark.parametrize("part", ["part1", "part2"])

@@ -327,6 +327,7 @@ CASES = with_time_limits(CASES, {
 
 PART = Part(
     key="part1",
+    assignment="hw4",
     title="HW4: Part 1 GANs",
     package="gan",
     files=("gan/models.py", "gan/losses.py", "gan/train.py"),

@@ -552,6 +552,7 @@ CASES = with_time_limits(CASES, {
 
 PART = Part(
     key="part2",
+    assignment="hw4",
     title="HW4: Part 2 Diffusion Models",
     package="diffusion",
     files=("diffusion/schedules.py", "diffusion/ddpm.py", "diffusion/unet.py", "diffusion/vae.py"),

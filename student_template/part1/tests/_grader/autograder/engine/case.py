@@ -111,6 +111,7 @@ class Part:
 
     key: str                       # "part2": folder name under solution/, reference_data/, ...
     title: str                     # "HW4: Part 2 Diffusion Models"
+    assignment: str                # "hw4": names the part's zips and handout with `key` (hw4_part2_...)
     package: str                   # "diffusion"
     files: Tuple[str, ...]         # graded files, relative to the submission root
     total_points: float
@@ -121,6 +122,10 @@ class Part:
     mistakes: Optional[str] = None  # module of known mistakes (MISTAKES), used only when generating references
     warmup: Optional[Callable] = None  # run once in the worker before any case: pays lazy imports up front
     environment: Optional[Environment] = None   # what graded code may import; None: the standard library only
+
+    @property
+    def slug(self) -> str:
+        return f"{self.assignment}_{self.key}"
 
     def file_of(self, case: Case) -> str:
         return case.module.replace(".", "/") + ".py"

@@ -320,7 +320,7 @@ class Zygote:
             code = 70
             try:
                 others = [fd for zygote in self.worker.zygotes.values() if zygote is not self
-                          for fd in (zygote.commands, zygote.replies)]
+                          for fd in (zygote.commands, zygote.replies) if fd is not None]
                 for fd in self.worker.private_fds + (command_write, reply_read) + tuple(others):
                     os.close(fd)
                 code = self._main(command_read, reply_write)
@@ -407,7 +407,7 @@ class Zygote:
                 os.close(fd)
             except OSError:
                 pass
-        self.pid = None
+        self.pid = self.commands = self.replies = None
 
     # -- inside the zygote -----------------------------------------------------------------
     def _main(self, command_read: int, reply_write: int) -> int:

@@ -160,6 +160,7 @@ def generate(table_name: str, solution_dir: Path, out_dir: Path) -> dict:
             entry["mistakes"] = mistakes.get(entry["id"], [])
         manifest = {
             "part": part.key,
+            "slug": part.slug,
             "title": part.title,
             "package": part.package,
             "files": list(part.files),

@@ -1,104 +1,26 @@
-"""The TA's pipeline for HW4: handout, reference data, zips, and a self-check through the zips."""
+"""The student handout: the public tests' copy of the grader, the handout's requirements, the zip.
+
+student_template/<part>/ is the stripped solution (engine/strip.py) with the hand-written files
+of handout/common/ and handout/<part>/ over it, plus what this module generates:
+- tests/_grader/: the engine modules the public tests run (the same worker, session, verdict and
+  grading loop as on Gradescope), the case table without its hidden cases, and the public cases'
+  inputs, expected outputs and known mistakes. Nothing of a hidden case ships: not its data, not
+  its definition.
+- requirements.txt: the part's declared environment (what graded files may import, what the
+  public tests need) plus the handout's own extras (handout/common/requirements-extra.txt).
+"""
 import ast
 import importlib.util
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
-from autograder.engine.strip import strip_tree
+from autograder.tools import parts
 
-
-def zip_path(repo: Path, part: str) -> Path:
-    return repo / "dist" / f"hw4_{part}_autograder.zip"
-
-
-def strip(repo: Path, part: str, table: str) -> bool:
-    """student_template/<part>: the stripped solution, plus the handout's own files
-    (handout/common/ for both parts, then handout/<part>/)."""
-    target = repo / "student_template" / part
-    written = strip_tree(repo / "solution" / part, target)
-    for extras in (repo / "handout" / "common", repo / "handout" / part):     # shared files, then the part's
-        if extras.is_dir():
-            shutil.copytree(extras, target, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
-    print(f"{part}: student_template/{part} written ({len(written)} files stripped)")
-    write_public_tests(repo, part, table)
-    return True
-
-
-def generate(repo: Path, part: str, table: str) -> bool:
-    from autograder.engine.references import generate as generate_references
-
-    manifest = generate_references(table, repo / "solution" / part, repo / "reference_data" / part)
-    print(f"{part}: reference_data/{part} written ({len(manifest['cases'])} cases)")
-    return True
-
-
-def package(repo: Path, part: str, table: str) -> bool:
-    from autograder.engine.package import build_zip
-
-    path = build_zip(repo, part, zip_path(repo, part))
-    print(f"{part}: {path.relative_to(repo)} ({path.stat().st_size // 1024} KiB)")
-    pack_handout(repo, part)
-    return True
-
-
-def grade_with_zip(zip_file: Path, submission: Path, workdir: Path, timeout: float = 900) -> dict:
-    """Grade `submission` exactly as Gradescope would, through the zip's run_autograder."""
-    root = workdir / "autograder"
-    (root / "source").mkdir(parents=True)
-    with zipfile.ZipFile(zip_file) as archive:
-        archive.extractall(root / "source")
-    # As Gradescope unpacks a zip: folders and files; links stay links (the grader refuses
-    # them), and FIFOs or devices, which would block the copy, are left out.
-    shutil.copytree(submission, root / "submission", symlinks=True, ignore=_special_files)
-    env = dict(os.environ, AUTOGRADER_ROOT=str(root),
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    process = subprocess.Popen(["bash", str(root / "source" / "run_autograder")], env=env,
-                               stdout=subprocess.DEVNULL, start_new_session=True)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)       # the sandbox user's processes die when a grader next takes it
-        process.wait()
-        raise
-    return json.loads((root / "results" / "results.json").read_text())
-
-
-def _special_files(folder: str, names: list) -> set:
-    """Names in `folder` that are neither folders, regular files nor links."""
-    kept = (stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK)
-    return {name for name in names if not any(is_kind(os.lstat(os.path.join(folder, name)).st_mode) for is_kind in kept)}
-
-
-def selfcheck(repo: Path, part: str, table: str) -> bool:
-    """The solution must earn every point and the template none, with every case listed."""
-    manifest = json.loads((repo / "reference_data" / part / "manifest.json").read_text())
-    total, count = manifest["total_points"], len(manifest["cases"])
-    ok = True
-    for label, folder, want in (("solution", repo / "solution" / part, total),
-                                ("template", repo / "student_template" / part, 0.0)):
-        with tempfile.TemporaryDirectory() as tmp:
-            results = grade_with_zip(zip_path(repo, part), folder, Path(tmp))
-        score, listed = results["score"], len(results["tests"])
-        good = score == want and listed == count
-        ok = ok and good
-        print(f"{part} {label}: {score:g}/{total:g} points, {listed}/{count} tests listed"
-              f"{'' if good else f'  <-- expected {want:g} points and {count} tests'}")
-    return ok
-
-
-# -- the handout: public tests, collect scripts, the handout zip --------------------------------
-# student_template/<part>/tests holds the hand-written public tests (copied from handout/<part>)
-# and, generated below under tests/_grader, what they need: copies of a few grader modules, the
-# case table without its hidden cases, and the public cases' inputs and expected outputs.
-# Nothing of a hidden case ships: not its data, not its definition.
 PUBLIC_DIR = Path("tests") / "_grader"
 # What the public tests import of the engine (the rest of what they ship is found from these).
 PUBLIC_ENGINE = ("engine.grade", "engine.worker", "engine.locate", "engine.reference", "engine.results",
@@ -106,7 +28,7 @@ PUBLIC_ENGINE = ("engine.grade", "engine.worker", "engine.locate", "engine.refer
 HANDOUT_SKIP = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints")
 
 _PUBLIC_HEADER = """\
-# Generated by autograder/build.py from the case table {table}: do not edit.
+# Generated by autograder/tools/handout.py from the case table {table}: do not edit.
 # Public cases only: the hidden cases are graded on Gradescope and are not part of this copy.
 # PART's total_points is the public cases' sum here; the assignment's total is in
 # reference/manifest.json.
@@ -114,7 +36,7 @@ _PUBLIC_HEADER = """\
 
 # Runs in a fresh interpreter: the shipped copies (not the repository's package) build the
 # public cases' inputs, and the reference solution computes their expected outputs, with the
-# same generator as reference_data/ (engine/references.py), so the bytes are the same. The
+# same generator as reference_data/ (engine/generate.py), so the bytes are the same. The
 # catalogue of known mistakes (it quotes the solution) is loaded from the repository under
 # its own name and never written into the handout: only the outputs and messages of the
 # mistakes that show on public cases are, as on Gradescope.
@@ -139,10 +61,6 @@ if mistakes:
     load(mistakes, mistakes_file)
 load("public_references", references).generate(table, Path(solution), Path(out))
 """
-
-
-def handout_zip_path(repo: Path, part: str) -> Path:
-    return repo / "dist" / f"hw4_{part}_handout.zip"
 
 
 def _is_case(node) -> bool:
@@ -206,6 +124,21 @@ def public_table_source(source: str, table: str, origin: str):
     return text, total, mistakes or "", dropper.kept, dropper.dropped
 
 
+def write_requirements(repo: Path, part: str, table: str) -> Path:
+    """student_template/<part>/requirements.txt: the part's environment, then the handout's extras."""
+    import importlib
+
+    environment = importlib.import_module(table).PART.environment
+    extras = (repo / "handout" / "common" / "requirements-extra.txt").read_text()
+    lines = ["# What HW4 needs on your machine: python -m pip install -r requirements.txt",
+             "# (with a GPU, install torch first as https://pytorch.org/get-started/locally/ says).",
+             "# What graded files may import, and the public tests' needs (the same list as Gradescope's):"]
+    lines += environment.student_requirements() if environment else []
+    path = repo / "student_template" / part / "requirements.txt"
+    path.write_text("\n".join(lines) + "\n" + extras)
+    return path
+
+
 def write_public_tests(repo: Path, part: str, table: str) -> Path:
     """student_template/<part>/tests/_grader: grader copies, the public table and the public data.
 
@@ -215,12 +148,12 @@ def write_public_tests(repo: Path, part: str, table: str) -> Path:
     target = repo / "student_template" / part / PUBLIC_DIR
     if target.exists():
         shutil.rmtree(target)
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parents[1]      # the autograder package
     module_path = table.split(".")
     if module_path[0] != package_dir.name:
         raise ValueError(f"{table} is not a module of the {package_dir.name} package")
+    from autograder.engine.generate import runner_modules
     from autograder.engine.package import imported_modules
-    from autograder.engine.references import runner_modules
 
     origin = Path(importlib.util.find_spec(table).origin)
     text, total, mistakes, kept, dropped = public_table_source(origin.read_text(), table,
@@ -240,10 +173,10 @@ def write_public_tests(repo: Path, part: str, table: str) -> Path:
     for folder in sorted(packages):
         if not (folder / "__init__.py").exists():
             (folder / "__init__.py").write_text('"""Copies of autograder modules for the public tests '
-                                                '(generated by autograder/build.py)."""\n')
+                                                '(generated by autograder/tools/handout.py)."""\n')
     out = target / "reference"
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    subprocess.run([sys.executable, "-B", "-c", _GENERATE_PUBLIC, str(package_dir / "engine" / "references.py"),
+    subprocess.run([sys.executable, "-B", "-c", _GENERATE_PUBLIC, str(package_dir / "engine" / "generate.py"),
                     str(target), table, str(repo / "solution" / part), str(out), mistakes,
                     importlib.util.find_spec(mistakes).origin if mistakes else ""],
                    cwd=target, env=env, check=True)
@@ -259,18 +192,19 @@ def write_public_tests(repo: Path, part: str, table: str) -> Path:
 
 
 def pack_handout(repo: Path, part: str, destination: Path = None) -> Path:
-    """dist/hw4_<part>_handout.zip: student_template/<part> under a folder hw4_<part>/, reproducibly."""
+    """dist/<slug>_handout.zip: student_template/<part> under a folder <slug>/, reproducibly."""
     from autograder.engine.package import FIXED_TIME
 
     source = repo / "student_template" / part
-    destination = destination or handout_zip_path(repo, part)
+    slug = parts.slug(part, repo)
+    destination = destination or parts.handout_zip(part, repo)
     destination.parent.mkdir(parents=True, exist_ok=True)
     files = sorted(path for path in source.rglob("*") if path.is_file() and path.suffix != ".pyc"
                    and not set(path.relative_to(source).parts) & set(HANDOUT_SKIP)
                    and not path.name.endswith("_submission.zip"))
     with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in files:
-            info = zipfile.ZipInfo(f"hw4_{part}/{path.relative_to(source).as_posix()}", FIXED_TIME)
+            info = zipfile.ZipInfo(f"{slug}/{path.relative_to(source).as_posix()}", FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (0o100000 | (0o755 if path.suffix == ".sh" else 0o644)) << 16
             archive.writestr(info, path.read_bytes())

@@ -1,0 +1,63 @@
+"""The TA side's view of the process table (psutil): what a grading started, its memory, killing it.
+
+The engine keeps its own kill sweep (engine/processes.py): psutil is not on Gradescope.
+"""
+from typing import Iterable, List, Optional, Tuple
+
+import psutil
+
+
+def tree(pid: int) -> List[psutil.Process]:
+    """The process and everything below it (empty when it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root] + root.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill_tree(pid: int, rounds: int = 20) -> None:
+    """SIGKILL a process and everything below it, the deepest first, until nothing is left."""
+    for _ in range(rounds):
+        processes = tree(pid)
+        if not processes:
+            return
+        for process in reversed(processes):
+            try:
+                process.kill()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        psutil.wait_procs(processes, timeout=0.5)
+
+
+def processes_of_users(uids: Iterable[int]) -> List[psutil.Process]:
+    uids = set(uids)
+    found = []
+    for process in psutil.process_iter(["uids"]):
+        try:
+            if process.info["uids"] and process.info["uids"].real in uids:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def memory_of(processes: Iterable[psutil.Process]) -> Tuple[int, int]:
+    """(summed RSS, largest RSS) in bytes of the live processes among `processes`."""
+    total = largest = 0
+    for process in processes:
+        try:
+            rss = process.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += rss
+        largest = max(largest, rss)
+    return total, largest
+
+
+def user_id(name: str) -> Optional[int]:
+    import pwd
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None

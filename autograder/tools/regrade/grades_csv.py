@@ -1,0 +1,167 @@
+"""The grades CSV: one row per submission, appended as each finishes, so that a killed run resumes.
+
+Columns: the submission's id, names, emails, SIDs, submission time and Gradescope's score, the
+points per graded function, the total, the grading's seconds and a failure message (a grading
+that crashed or timed out: total 0, what Gradescope gives a timed-out submission). Beside it,
+<name>-details.jsonl keeps each graded submission's tests (kind, points, known mistakes) for the
+class report, written the same way.
+"""
+import csv
+import io
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from autograder.tools.regrade.export import RegradeError, Submission
+
+FIXED_COLUMNS = ("submission_id", "names", "emails", "sids", "created_at", "gradescope_score")
+TAIL_COLUMNS = ("total", "seconds", "failure")
+
+
+def graded_functions(manifest: dict) -> List[str]:
+    """The graded names of the part, in the order of its cases."""
+    return list(dict.fromkeys(case["function"] for case in manifest["cases"]))
+
+
+def header_of(manifest: dict) -> List[str]:
+    return list(FIXED_COLUMNS) + graded_functions(manifest) + list(TAIL_COLUMNS)
+
+
+def sibling(out: Path, suffix: str) -> Path:
+    """grades.csv -> grades<suffix> (grades-report.json, grades.png, ...)."""
+    stem = out.name[:-4] if out.suffix.lower() == ".csv" else out.name
+    return out.with_name(stem + suffix)
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    """Rows stay one line each (a half-written last line is then just cut off)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def safe_cell(text: str) -> str:
+    """Text a student controls (names, messages) that a spreadsheet will not run as a formula."""
+    text = _one_line(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def load_done(path: Path, header: List[str]) -> Dict[str, dict]:
+    """{id: row} of the rows already in the CSV. A half-written last line, malformed lines and
+    repeated ids are dropped (the file is rewritten without them)."""
+    if not path.exists():
+        return {}
+    data = path.read_bytes()
+    complete = data[:data.rfind(b"\n") + 1]
+    text = complete.decode("utf-8", errors="replace")
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        path.write_bytes(b"")
+        return {}
+    if rows[0] != header:
+        raise RegradeError(f"{path} has other columns than this part's grades (another part, or another "
+                           "version of the case table?): choose another --out, or delete it to start over")
+    done: Dict[str, dict] = {}
+    for row in rows[1:]:
+        if len(row) == len(header) and row[0] and row[0] not in done:
+            done[row[0]] = dict(zip(header, row))
+    if len(done) != len(rows) - 1 or complete != data:
+        rewrite(path, header, list(done.values()))
+    return done
+
+
+def rewrite(path: Path, header: List[str], rows: List[dict]) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+class RowWriter:
+    """Appends one row per finished submission: written whole, flushed and synced at once."""
+
+    def __init__(self, path: Path, header: List[str]):
+        self.header = header
+        fresh = not path.exists() or path.stat().st_size == 0
+        self.handle = open(path, "a", newline="", encoding="utf-8")
+        self.writer = csv.DictWriter(self.handle, fieldnames=header, lineterminator="\n")
+        self.lock = threading.Lock()
+        if fresh:
+            self.writer.writeheader()
+            self._sync()
+
+    def write(self, row: dict) -> None:
+        buffer = io.StringIO()
+        csv.DictWriter(buffer, fieldnames=self.header, lineterminator="\n").writerow(row)
+        with self.lock:
+            self.handle.write(buffer.getvalue())     # one write call per row
+            self._sync()
+
+    def _sync(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def make_row(submission: Submission, manifest: dict, results: Optional[dict], failure: str, seconds: float) -> dict:
+    functions = graded_functions(manifest)
+    row = {"submission_id": submission.id, "names": safe_cell("; ".join(submission.names)),
+           "emails": safe_cell("; ".join(submission.emails)), "sids": safe_cell("; ".join(submission.sids)),
+           "created_at": safe_cell(submission.created_at), "gradescope_score": safe_cell(submission.score),
+           "seconds": f"{seconds:.1f}", "failure": safe_cell(failure)}
+    if results is None:
+        row.update({name: "" for name in functions})
+        row["total"] = "0"
+        return row
+    function_of = {case["name"]: case["function"] for case in manifest["cases"]}
+    earned = {name: 0.0 for name in functions}
+    for test in results.get("tests", []):
+        name = function_of.get(test.get("name"), str(test.get("name", "")).split(":", 1)[0])
+        earned[name] = earned.get(name, 0.0) + float(test.get("score") or 0.0)
+    row.update({name: f"{earned[name]:g}" for name in functions})
+    row["total"] = f"{float(results.get('score') or 0.0):g}"
+    if not failure and len(results.get("tests", [])) != len(manifest["cases"]):
+        row["failure"] = f"results.json lists {len(results.get('tests', []))} of {len(manifest['cases'])} cases"
+    return row
+
+
+def details_of(submission: Submission, results: Optional[dict], failure: str, seconds: float) -> dict:
+    """What the class report needs of one grading: each test's kind, points and known mistakes."""
+    tests = []
+    for test in (results or {}).get("tests", []):
+        extra = test.get("extra_data") if isinstance(test.get("extra_data"), dict) else {}
+        tests.append({"name": test.get("name"), "case": extra.get("case"), "function": extra.get("function"),
+                      "file": extra.get("file"), "kind": extra.get("kind"), "score": test.get("score"),
+                      "max_score": test.get("max_score"), "mistakes": extra.get("mistakes", [])})
+    return {"submission_id": submission.id, "seconds": round(seconds, 3), "failure": failure,
+            "total": (results or {}).get("score", 0.0) if results else 0.0, "tests": tests}
+
+
+def write_details(path: Path, details: dict, lock: threading.Lock) -> None:
+    line = json.dumps(details) + "\n"
+    with lock, open(path, "a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_details(path: Path) -> Dict[str, dict]:
+    """{id: details}, the last complete line of each id."""
+    found: Dict[str, dict] = {}
+    if not path.exists():
+        return found
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("submission_id"), str):
+            found[entry["submission_id"]] = entry
+    return found

@@ -1,0 +1,94 @@
+"""One submission of the export, graded through the zip (tools/through_zip.py), several at a time.
+
+A grading that crashes or runs past its timeout gets a failure message instead of results;
+"the autograder itself failed" is retried once (it is most often passing: all sandbox users
+busy). An interrupted regrade kills every grading still running, with all they started.
+"""
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Optional, Set, Tuple
+
+from autograder.tools import proctable
+from autograder.tools.regrade.export import Submission
+from autograder.tools.through_zip import grade_through_zip
+
+GRADER_ERROR_RETRIES = 1
+
+
+class Gradings:
+    """The gradings running now (their run_autograder pids), so that an interrupt can kill them all."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pids: Set[int] = set()
+        self.stop = threading.Event()
+
+    def started(self, pid: int) -> None:
+        with self.lock:
+            self.pids.add(pid)
+
+    def ended(self, pid: int) -> None:
+        with self.lock:
+            self.pids.discard(pid)
+
+    def kill_all(self) -> None:
+        self.stop.set()
+        with self.lock:
+            running = list(self.pids)
+        for pid in running:
+            proctable.kill_tree(pid)
+
+
+def grade_one(zip_file: Path, submission: Submission, timeout: float, scratch: Path, gradings: Gradings,
+              args=()) -> Tuple[Optional[dict], str, float]:
+    """(results.json or None, failure message or '', seconds) for one submission."""
+    started = time.monotonic()
+    if submission.folder is None:
+        return None, "no folder for this submission in the export", 0.0
+    for attempt in range(1 + GRADER_ERROR_RETRIES):
+        if gradings.stop.is_set():
+            return None, "interrupted", time.monotonic() - started
+        results, failure = _grade_once(zip_file, submission.folder, timeout, scratch, gradings, args)
+        if not (failure and "autograder itself failed" in failure) or attempt == GRADER_ERROR_RETRIES:
+            return results, failure, time.monotonic() - started
+        time.sleep(5)
+    raise AssertionError("unreachable")
+
+
+def _grade_once(zip_file: Path, folder: Path, timeout: float, scratch: Path, gradings: Gradings,
+                args) -> Tuple[Optional[dict], str]:
+    workdir = Path(tempfile.mkdtemp(prefix="grading-", dir=scratch))
+    pid = []
+
+    def watch(started_pid: int) -> None:
+        pid.append(started_pid)
+        gradings.started(started_pid)
+    try:
+        grading = grade_through_zip(zip_file, folder, workdir, timeout=timeout, args=list(args), on_start=watch)
+    except Exception as error:  # noqa: BLE001 - any failure of one grading becomes its row's message
+        return None, f"grading failed: {type(error).__name__}: {error}"
+    finally:
+        if pid:
+            gradings.ended(pid[0])
+        shutil.rmtree(workdir, ignore_errors=True)
+    if gradings.stop.is_set():
+        return None, "interrupted"
+    if grading.timed_out:
+        return None, f"timed out: grading took longer than {timeout:g} s (its processes were killed)"
+    if grading.results is None:
+        return None, "no valid results.json was written"
+    return grading.results, _results_problem(grading.results)
+
+
+def _results_problem(results: dict) -> str:
+    """'' for a normal results.json; else what went wrong on the grader's side."""
+    tests = results.get("tests") or []
+    if any((test.get("extra_data") or {}).get("kind") == "grader error" for test in tests) or \
+            "autograder itself failed" in str(results.get("output", "")):
+        return "the autograder itself failed on this submission (see its results.json output)"
+    if any((test.get("extra_data") or {}).get("kind") == "not graded" for test in tests):
+        return "not graded: no isolation for student code here (see run_autograder --help)"
+    return ""

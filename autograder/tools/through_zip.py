@@ -1,0 +1,131 @@
+"""Grade a submission exactly as Gradescope does: through a part's autograder zip.
+
+The one way the TA's tools and the project's tests grade through a zip: a fresh grading
+root (ROOT/source: the unzipped zip with its modes; ROOT/submission: a copy of the
+submission as Gradescope unpacks it, links kept as links, special files left out), then
+`AUTOGRADER_ROOT=ROOT bash ROOT/source/run_autograder` with a chosen Python first on PATH,
+optionally inside a cgroup, killed with everything it started at a timeout, and
+ROOT/results/results.json read back.
+"""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+from autograder.tools import proctable
+
+OUTPUT_TAIL = 20000
+
+
+@dataclass
+class Grading:
+    results: Optional[dict]         # results.json, or None when missing or not a JSON object
+    root: Path
+    seconds: float
+    returncode: Optional[int]       # None: killed at the timeout
+    output: str = ""                # the end of what run_autograder printed
+    peak_memory: Optional[int] = None   # bytes, when a cgroup measured it
+    limits: List[str] = field(default_factory=list)     # what was enforced, and what could not be
+
+    @property
+    def timed_out(self) -> bool:
+        return self.returncode is None
+
+
+def _world_traversable(path: Path) -> bool:
+    for folder in [path.resolve(), *path.resolve().parents]:
+        try:
+            if not os.stat(folder).st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _special_files(folder: str, names: list) -> set:
+    """Names in `folder` that are neither folders, regular files nor links (FIFOs, sockets, devices)."""
+    kept = (stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK)
+    return {name for name in names if not any(is_kind(os.lstat(os.path.join(folder, name)).st_mode)
+                                              for is_kind in kept)}
+
+
+def lay_out(zip_file: Path, submission: Optional[Path], workdir: Path) -> Path:
+    """A fresh grading root, world-traversable as /autograder is (the grader's own lock-down,
+    not a private temporary folder, must be what keeps student code out of it)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    parent = workdir if _world_traversable(workdir) else None
+    root = Path(tempfile.mkdtemp(prefix="autograder-root-", dir=parent))
+    os.chmod(root, 0o755)
+    with zipfile.ZipFile(zip_file) as archive:
+        archive.extractall(root / "source")
+        for info in archive.infolist():      # extractall drops the modes: restore the executable bits
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                os.chmod(root / "source" / info.filename, mode)
+    if submission is not None:
+        shutil.copytree(submission, root / "submission", symlinks=True, ignore=_special_files)
+    else:
+        (root / "submission").mkdir()
+    return root
+
+
+def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float = 900, args: Sequence[str] = (),
+                   cgroup=None, env: Optional[dict] = None, on_start: Optional[Callable[[int], None]] = None
+                   ) -> Grading:
+    """Run ROOT/source/run_autograder; `on_start(pid)` is called once it runs (to watch it)."""
+    environment = dict(os.environ if env is None else env)
+    environment["AUTOGRADER_ROOT"] = str(root)
+    if python_bin is not None:
+        environment["PATH"] = os.pathsep.join([str(python_bin), environment.get("PATH", "/usr/bin:/bin")])
+    log_path = root.parent / f"{root.name}.log"
+    started = time.monotonic()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(["bash", str(root / "source" / "run_autograder"), *args], env=environment,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, preexec_fn=cgroup.join if cgroup else None)
+        if on_start is not None:
+            on_start(process.pid)
+        try:
+            returncode = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proctable.kill_tree(process.pid)
+            process.wait()
+            returncode = None
+    seconds = time.monotonic() - started
+    output = _tail(log_path)
+    log_path.unlink()
+    grading = Grading(read_results(root), root, seconds, returncode, output)
+    if cgroup is not None:
+        grading.peak_memory = cgroup.peak_memory()
+        grading.limits = cgroup.describe()
+    return grading
+
+
+def grade_through_zip(zip_file: Path, submission: Optional[Path], workdir: Path, **options) -> Grading:
+    """lay_out, then run_autograder (its options)."""
+    return run_autograder(lay_out(Path(zip_file), submission, Path(workdir)), **options)
+
+
+def read_results(root: Path) -> Optional[dict]:
+    path = root / "results" / "results.json"
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _tail(path: Path) -> str:
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - OUTPUT_TAIL))
+        return handle.read().decode(errors="replace")
