@@ -33,6 +33,7 @@ from autograder.engine.users import SandboxUser, acquire_user, kill_user, proces
 # The places any user may write to, outside the scratch folder (swept in "user" mode).
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/var/crash", "/dev/mqueue")
 SYSTEM_FOLDERS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+BWRAP = os.environ.get("AUTOGRADER_BWRAP", "bwrap")     # bubblewrap's command, if not on PATH as `bwrap`
 INSIDE = Path("/grading")          # where the scratch folder appears inside the namespaces
 INSIDE_VENV = Path("/venv")        # and the virtual environment, when the grader runs from one
 MODES = ("auto", "namespaces", "user", "none")
@@ -212,7 +213,7 @@ def _python_binds(venv: Optional[Path]) -> List[str]:
 
 
 def bwrap_command(scratch: Scratch, venv: Optional[Path]) -> List[str]:
-    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+    args = [BWRAP, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--hostname", "sandbox"]
     args += _system_binds() + _python_binds(venv)
     args += ["--proc", "/proc", "--dev", "/dev",
@@ -230,8 +231,8 @@ def bwrap_command(scratch: Scratch, venv: Optional[Path]) -> List[str]:
 
 def namespaces_work(user: Optional[SandboxUser]) -> Optional[str]:
     """None when bubblewrap can make the namespaces here (as `user`), else why not."""
-    if shutil.which("bwrap") is None:
-        return "bubblewrap (bwrap) is not installed"
+    if shutil.which(BWRAP) is None:
+        return f"bubblewrap ({BWRAP}) is not installed"
     probe = Scratch()
     try:
         probe.seal((user.uid, user.gid) if user else None)

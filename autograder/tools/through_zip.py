@@ -56,9 +56,10 @@ def _special_files(folder: str, names: list) -> set:
                                               for is_kind in kept)}
 
 
-def lay_out(zip_file: Path, submission: Optional[Path], workdir: Path) -> Path:
+def lay_out(zip_file: Path, submission: Optional[Path], workdir: Path, owner: Optional[str] = None) -> Path:
     """A fresh grading root, world-traversable as /autograder is (the grader's own lock-down,
-    not a private temporary folder, must be what keeps student code out of it)."""
+    not a private temporary folder, must be what keeps student code out of it); owned by
+    `owner` (a user name) when the grader is to run as that user."""
     workdir.mkdir(parents=True, exist_ok=True)
     parent = workdir if _world_traversable(workdir) else None
     root = Path(tempfile.mkdtemp(prefix="autograder-root-", dir=parent))
@@ -73,23 +74,40 @@ def lay_out(zip_file: Path, submission: Optional[Path], workdir: Path) -> Path:
         shutil.copytree(submission, root / "submission", symlinks=True, ignore=_special_files)
     else:
         (root / "submission").mkdir()
+    if owner is not None:
+        ids = _ids(owner)
+        for path in [root, *root.rglob("*")]:
+            os.lchown(path, *ids)
     return root
 
 
+def _ids(user: str):
+    import pwd
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
 def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float = 900, args: Sequence[str] = (),
-                   cgroup=None, env: Optional[dict] = None, on_start: Optional[Callable[[int], None]] = None
-                   ) -> Grading:
-    """Run ROOT/source/run_autograder; `on_start(pid)` is called once it runs (to watch it)."""
+                   cgroup=None, env: Optional[dict] = None, on_start: Optional[Callable[[int], None]] = None,
+                   user: Optional[str] = None) -> Grading:
+    """Run ROOT/source/run_autograder; `on_start(pid)` is called once it runs (to watch it). With
+    `user` (root only), it runs as that user: a TA grading on a shared machine."""
     environment = dict(os.environ if env is None else env)
     environment["AUTOGRADER_ROOT"] = str(root)
     if python_bin is not None:
         environment["PATH"] = os.pathsep.join([str(python_bin), environment.get("PATH", "/usr/bin:/bin")])
     log_path = root.parent / f"{root.name}.log"
+    as_user = {}
+    if user is not None:
+        uid, gid = _ids(user)
+        as_user = {"user": uid, "group": gid, "extra_groups": []}
+        environment.update(HOME=_home_of(user), USER=user, LOGNAME=user)
     started = time.monotonic()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(["bash", str(root / "source" / "run_autograder"), *args], env=environment,
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=cgroup.join if cgroup else None)
+                                   start_new_session=True, preexec_fn=cgroup.join if cgroup else None,
+                                   cwd=str(root), **as_user)
         if on_start is not None:
             on_start(process.pid)
         try:
@@ -108,9 +126,14 @@ def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float
     return grading
 
 
+def _home_of(user: str) -> str:
+    import pwd
+    return pwd.getpwnam(user).pw_dir
+
+
 def grade_through_zip(zip_file: Path, submission: Optional[Path], workdir: Path, **options) -> Grading:
     """lay_out, then run_autograder (its options)."""
-    return run_autograder(lay_out(Path(zip_file), submission, Path(workdir)), **options)
+    return run_autograder(lay_out(Path(zip_file), submission, Path(workdir), owner=options.get("user")), **options)
 
 
 def read_results(root: Path) -> Optional[dict]:

@@ -1,0 +1,91 @@
+"""Grading as it really runs on Gradescope, simulated: only what setup.sh installs, 768 MB, half a CPU.
+
+Every correct submission the project knows earns full marks there: the solution, the three
+independent implementations per part, the slow-but-correct fixture and the students'-habits
+fixture (numpy, matplotlib and tqdm imports, a global seed, a module-level device, a __main__
+block). The environment is tools/simulate.py's cached virtual environment replaying setup.sh;
+the limits are cgroups, where this machine allows them (the test says which it could not
+enforce). Also: a case that fills the RAM-backed /dev/shm costs only that case.
+"""
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, make_submission, plain
+from autograder.tools.simulate import simulate, summary
+
+FIXTURES = REPO / "tests" / "fixtures"
+TOTALS = {"part1": 5.0, "part2": 14.0}
+CORRECT = [("part1", REPO / "solution" / "part1"), ("part2", REPO / "solution" / "part2")]
+CORRECT += [(path.name.split("_", 1)[0], path) for path in sorted((FIXTURES / "equivalent").iterdir()) if path.is_dir()]
+CORRECT += [("part1", FIXTURES / "habits" / "part1"), ("part2", FIXTURES / "habits" / "part2"),
+            ("part2", FIXTURES / "slow" / "part2_loops")]
+
+
+def label(item):
+    part, path = item
+    return f"{part}-{path.relative_to(REPO).as_posix().replace('/', '-')}"
+
+
+def failures(results):
+    return [(t["name"], plain(t["output"])[:500]) for t in results["tests"] if t["status"] != "passed"]
+
+
+@pytest.mark.parametrize("part, submission", CORRECT, ids=[label(item) for item in CORRECT])
+def test_correct_submissions_earn_full_marks_in_the_simulated_gradescope(part, submission, autograder_zips, tmp_path):
+    grading = simulate(autograder_zips[part], submission, workdir=tmp_path, log=lambda *args: None)
+    assert grading.results is not None, "\n".join(summary(grading)) + grading.output[-3000:]
+    assert not failures(grading.results), "\n".join(summary(grading))
+    assert grading.results["score"] == TOTALS[part]
+    assert len(grading.results["tests"]) == len(grading.results["tests"])
+    if os.geteuid() == 0:       # root makes cgroups here: both of Gradescope's limits held
+        assert any("memory" in line and line.startswith("enforced") for line in grading.limits), grading.limits
+        assert any("cpu" in line and line.startswith("enforced") for line in grading.limits), grading.limits
+        assert grading.peak_memory and grading.peak_memory < 768 * 1024 ** 2
+
+
+def test_the_habits_fixture_uses_the_allowed_packages_everywhere():
+    """The fixture must keep what it is for: the habits, in every graded file."""
+    for part, files in (("part1", ["gan/models.py", "gan/losses.py", "gan/train.py"]),
+                        ("part2", ["diffusion/schedules.py", "diffusion/ddpm.py", "diffusion/unet.py",
+                                   "diffusion/vae.py"])):
+        for rel in files:
+            text = (FIXTURES / "habits" / part / rel).read_text()
+            for habit in ("import numpy as np", "import matplotlib.pyplot as plt", "from tqdm.auto import tqdm",
+                          "torch.manual_seed(0)", "device = torch.device(", 'if __name__ == "__main__":'):
+                assert habit in text, (rel, habit)
+
+
+SHM_FILLER = textwrap.dedent('''
+
+    _reparameterize = reparameterize
+
+
+    def reparameterize(mu, logvar, eps=None):
+        """Right, but leaves 300 MB in the RAM-backed /dev/shm (20 files of 15 MB: under the file
+        size limit), new files each case."""
+        import os
+        chunk = b"x" * (1 << 20)
+        for index in range(20):
+            with open("/dev/shm/zz_hw4_fill_%d_%d" % (os.getpid(), index), "wb") as handle:
+                for _ in range(15):
+                    handle.write(chunk)
+        return _reparameterize(mu, logvar, eps)
+''')
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the separate-user mode and the memory cgroup need root")
+def test_what_a_case_leaves_in_dev_shm_costs_only_that_case(autograder_zips, tmp_path):
+    """Without namespaces (as on Gradescope), /dev/shm is the machine's: each case's file must be
+    removed after that case, or two of them fill the 768 MB and every later case dies."""
+    source = (REPO / "solution" / "part2" / "diffusion" / "vae.py").read_text() + SHM_FILLER
+    source = source.replace("def vae_loss(", "def vae_loss_unused(", 0)
+    submission = make_submission(tmp_path, "part2", {"diffusion/vae.py": source})
+    grading = simulate(autograder_zips["part2"], submission, args=["--isolation", "user"], workdir=tmp_path / "run",
+                       log=lambda *args: None)
+    assert grading.results is not None, grading.output[-3000:]
+    assert (grading.results["extra_data"]["isolation"]["mode"]) == "user"
+    assert not failures(grading.results), "\n".join(summary(grading))
+    assert not [name for name in os.listdir("/dev/shm") if name.startswith("zz_hw4_fill")]
