@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from autograder.engine.references import generate
+from autograder.engine.generate import generate
 from conftest import PARTS, REPO
 
 

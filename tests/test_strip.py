@@ -55,7 +55,7 @@ def test_text_without_markers_is_unchanged():
 @pytest.mark.parametrize("part", sorted(PARTS))
 def test_committed_template_is_what_the_stripper_makes(part, tmp_path):
     """student_template/ must never drift from solution/: regenerate and compare every file."""
-    from autograder.build import strip
+    from autograder.tools.build import strip
 
     fresh = tmp_path / "repo"
     (fresh / "solution").mkdir(parents=True)

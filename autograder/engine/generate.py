@@ -6,7 +6,6 @@ The manifest (JSON) carries everything the trusted grader needs to know about th
 cases, so that it never has to import the table (or torch).
 """
 import ast
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -15,11 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-MANIFEST = "manifest.json"
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from autograder.engine.reference import MANIFEST, sha256_of
 
 
 def _save(tensors: dict, path: Path) -> None:

@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -90,12 +91,13 @@ def _ids(user: str):
 def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float = 900, args: Sequence[str] = (),
                    cgroup=None, env: Optional[dict] = None, on_start: Optional[Callable[[int], None]] = None,
                    user: Optional[str] = None) -> Grading:
-    """Run ROOT/source/run_autograder; `on_start(pid)` is called once it runs (to watch it). With
-    `user` (root only), it runs as that user: a TA grading on a shared machine."""
+    """Run ROOT/source/run_autograder with `python_bin` (default: this interpreter's folder) first
+    on PATH; `on_start(pid)` is called once it runs (to watch it). With `user` (root only), it
+    runs as that user: a TA grading on a shared machine."""
     environment = dict(os.environ if env is None else env)
     environment["AUTOGRADER_ROOT"] = str(root)
-    if python_bin is not None:
-        environment["PATH"] = os.pathsep.join([str(python_bin), environment.get("PATH", "/usr/bin:/bin")])
+    python_bin = Path(sys.executable).parent if python_bin is None else python_bin
+    environment["PATH"] = os.pathsep.join([str(python_bin), environment.get("PATH", "/usr/bin:/bin")])
     log_path = root.parent / f"{root.name}.log"
     as_user = {}
     if user is not None:

@@ -293,14 +293,16 @@ class WorkerSession:
 
     def _collect(self, case_id: str, module: str, run: CaseRun, clear: bool = True) -> CaseRun:
         """Read what the case wrote; then (`clear`) empty the worker's writable folders."""
-        import_log = module + ".import" + LOG_SUFFIX
+        if module not in self.import_logs:          # what the module printed when its zygote imported it
+            self.import_logs[module] = self.log_tail(module + ".import" + LOG_SUFFIX)
+        printed_at_import = self.import_logs[module]
         if run.ended.startswith("import"):
-            run.log = self.log_tail(import_log)
+            run.log = printed_at_import
         else:
             if run.status is None:
                 run.status = self._status(case_id)
             run.outputs = self.read_output(case_id + OUTPUTS_SUFFIX, MAX_OUTPUT_FILE)
-            run.log = self.log_tail(case_id + LOG_SUFFIX)
+            run.log = (printed_at_import + self.log_tail(case_id + LOG_SUFFIX))[-LOG_TAIL:]
         if clear:
             self.scratch.clear_writable()
             self.launcher.after_case(self.scratch)

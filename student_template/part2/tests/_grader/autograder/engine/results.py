@@ -50,14 +50,15 @@ class TestResult:
     # -- Markdown ------------------------------------------------------------------------------
     def markdown(self) -> str:
         head = "**Passed**" if self.passed else f"**Failed ({escape(self.kind)})**"
-        parts = [f"{head}: {escape(self.message)}"]
+        parts = [f"{head}: {escape(self.message)}" + ("." if self.passed else "")]
         if self.rows:
             table = ["| | expected | yours |", "|---|---|---|"]
             table += [f"| {escape(what)} | {escape(want)} | {escape(got)} |" for what, want, got in self.rows]
             parts.append("\n".join(table))
         for mistake in self.mistakes:
             parts.append(f"**A known mistake gives exactly this:** {escape(mistake)}")
-        parts.extend(escape(hint) for hint in self.hints)
+        if self.hints:
+            parts.append("\n".join(f"- {escape(hint)}" for hint in self.hints))
         if self.printed.strip():
             parts.append("What your code printed (the end):\n\n" + fenced(self.printed.rstrip()))
         return "\n\n".join(parts)
