@@ -1,28 +1,52 @@
 # The two commands of the README: `make build` and `make test`.
-# Everything is installed into .venv at the repository root.
+# Everything is installed into .venv at the repository root, and the Debian packages the
+# tests need (bubblewrap, Chromium, poppler-utils) where we are root and they are missing.
 
 BASE_PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-TORCH := torch==2.13.0
+PART ?= 1
 
-.PHONY: all build test venv strip references zips selfcheck test-full clean
+.PHONY: all build test venv system-packages gradescope-env strip references zips selfcheck simulate bench mutation clean
 
 all: build
 
-# The sandbox user must be able to run the interpreter, so the venv is made from a
-# system Python when there is one (not from a Python under a private home folder).
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The sandbox user must be able to run the interpreter, so the venv is made from a system Python
+# when there is one (not from a Python under a private home folder). The graded code's packages
+# come from the parts' declared environment, at Gradescope's pins (torch's CPU build included).
+$(VENV)/.installed: requirements-dev.txt autograder/hw4/environment.py
 	$(BASE_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m autograder.tools.requirements > $(VENV)/requirements-declared.txt
+	$(PY) -m pip install --quiet -r $(VENV)/requirements-declared.txt -r requirements-dev.txt
 	touch $@
 
-venv: $(VENV)/.installed
+venv: system-packages $(VENV)/.installed
 
-# Template, reference data, both zips, then grade the solution and the template through the zips.
-build: venv
+# Debian packages: bubblewrap (the grader's namespaces, tests/test_isolation.py and the attack suite),
+# Chromium and poppler-utils (the handout's make_pdf and the class report's screenshot, read back with
+# pdftoppm). Installed when missing and we are root with apt-get; otherwise a note, and the tests that
+# need them say so or are skipped.
+SYSTEM_PACKAGES := bubblewrap chromium poppler-utils
+system-packages:
+	@missing=""; \
+	for tool in bwrap chromium pdftoppm; do command -v $$tool >/dev/null 2>&1 || missing=1; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(SYSTEM_PACKAGES) (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	else \
+		echo "note: the tests need $(SYSTEM_PACKAGES); install them (Debian: sudo apt-get install $(SYSTEM_PACKAGES))"; \
+	fi
+
+# The simulated Gradescope's environment: what the zip's setup.sh installs, in .cache/ (built once,
+# again whenever setup.sh or the declared packages change).
+gradescope-env: venv
+	$(PY) -m autograder simulate --part 1 --environment-only
+
+# Template, reference data, both zips, then grade the solution and the template through the zips
+# in the simulated Gradescope.
+build: gradescope-env
 	$(PY) -m autograder build
 
 strip: venv
@@ -34,41 +58,27 @@ references: venv
 zips: venv
 	$(PY) -m autograder package
 
-selfcheck: venv
+selfcheck: gradescope-env
 	$(PY) -m autograder selfcheck
 
-# The project's test suite (well under 20 minutes on 2 cores).
-test: venv
-	$(PY) -m pytest
+# `make simulate PART=2 SUBMISSION=path/to/folder`: one submission as Gradescope would grade it.
+simulate: gradescope-env
+	$(PY) -m autograder simulate --part $(PART) $(SUBMISSION)
 
-# Grading time and memory of each part, build steps, zip sizes (not part of `make test`);
-# prints a table and appends a line to benchmarks/history.jsonl.
-.PHONY: bench
-bench: venv
+# The project's test suite, two tests at a time (about 5 minutes on 2 cores).
+test: gradescope-env
+	$(PY) -m pytest -n 2
+
+# Grading time and memory (solution, template, hanging, habits, slow; natively and under Gradescope's
+# limits), regrade throughput, build steps, zip sizes; not part of `make test`. Prints the README's
+# table and appends a line to benchmarks/history.jsonl.
+bench: gradescope-env
 	$(PY) benchmarks/run.py
 
-clean:
-	rm -rf dist .pytest_cache
-
-# Mutation analysis of the case tables: every mutant of the solution regions, graded with the
-# real grader, 2 graders at once (tens of minutes). Writes autograder/hw4/MUTATION_REPORT.md.
-.PHONY: mutation
+# Mutation analysis of the case tables: every mutant of the solution regions (tens of minutes).
+# Writes autograder/hw4/MUTATION_REPORT.md.
 mutation: venv
-	$(PY) -m autograder.mutation
+	$(PY) -m autograder mutation
 
-# -- PDF tools for tests/test_pdf.py ---------------------------------------------------------------
-# The handout's make_pdf prints notebooks with Chromium through playwright. Students download
-# playwright's own Chromium; the tests point the same code at Debian's (HW4_CHROMIUM) and read the
-# PDFs back with poppler-utils (pdftoppm). Installed here when missing and we are root with apt-get;
-# otherwise a note, and those tests are skipped.
-PDF_TOOLS := chromium poppler-utils
-.PHONY: pdf-tools
-venv: pdf-tools
-pdf-tools:
-	@if command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing $(PDF_TOOLS) (Debian packages) for tests/test_pdf.py"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_TOOLS) >/dev/null; \
-	else \
-		echo "note: tests/test_pdf.py needs Chromium and poppler-utils; install them (Debian: sudo apt-get install $(PDF_TOOLS)), or its PDF tests are skipped"; \
-	fi
+clean:
+	rm -rf dist .pytest_cache .cache

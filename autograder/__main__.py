@@ -27,7 +27,7 @@ def main(argv=None) -> int:
         commands.add_parser(name, help=text, add_help=False)
 
     simulate = commands.add_parser("simulate", help="grade a submission in the simulated Gradescope")
-    simulate.add_argument("submission", type=Path, help="a folder, as Gradescope unpacks an upload")
+    simulate.add_argument("submission", type=Path, nargs="?", help="a folder, as Gradescope unpacks an upload")
     simulate.add_argument("--part", required=True, help="1, 2, part1 or part2")
     simulate.add_argument("--zip", type=Path, default=None, help="default: the part's zip in dist/")
     simulate.add_argument("--memory", type=int, default=768, help="MiB (default 768, Gradescope's)")
@@ -35,6 +35,8 @@ def main(argv=None) -> int:
     simulate.add_argument("--no-limits", action="store_true", help="no cgroup limits")
     simulate.add_argument("--no-isolation", action="store_true",
                           help="grade even where student code cannot be isolated (only code you trust)")
+    simulate.add_argument("--environment-only", action="store_true",
+                          help="only build (or reuse) the simulated Gradescope's environment")
 
     regrade = commands.add_parser("regrade", help="grade every submission of a Gradescope export into a CSV")
     regrade.add_argument("export", type=Path, help="the unzipped 'Export Submissions' folder")

@@ -83,7 +83,7 @@ def test_what_a_case_leaves_in_dev_shm_costs_only_that_case(autograder_zips, tmp
     source = (REPO / "solution" / "part2" / "diffusion" / "vae.py").read_text() + SHM_FILLER
     source = source.replace("def vae_loss(", "def vae_loss_unused(", 0)
     submission = make_submission(tmp_path, "part2", {"diffusion/vae.py": source})
-    grading = simulate(autograder_zips["part2"], submission, args=["--isolation", "user"], workdir=tmp_path / "run",
+    grading = simulate(autograder_zips["part2"], submission, isolation_mode="user", workdir=tmp_path / "run",
                        log=lambda *args: None)
     assert grading.results is not None, grading.output[-3000:]
     assert (grading.results["extra_data"]["isolation"]["mode"]) == "user"

@@ -250,6 +250,28 @@ def namespaces_work(user: Optional[SandboxUser]) -> Optional[str]:
         probe.remove()
 
 
+def refusal(mode: str = "auto") -> Optional[str]:
+    """Why grading would be refused here in `mode` (None: it would not), without taking anything:
+    for tools that start many gradings (regrade, simulate) to say so once, up front."""
+    if mode == "none" or (os.geteuid() == 0 and mode in ("auto", "user")):
+        return None
+    if mode == "user":
+        return "a separate user was asked for, but switching users needs root"
+    why_not = namespaces_work(None)
+    if why_not is None:
+        return None
+    if mode == "namespaces":
+        return f"namespaces were asked for, but {why_not}"
+    return _no_isolation_message(why_not)
+
+
+def _no_isolation_message(why_not: str) -> str:
+    return (f"No isolation is available: the grader is not root (so there is no separate user to run "
+            f"student code as) and {why_not}. Without isolation, {WHAT_NONE_EXPOSES}. Install bubblewrap "
+            "(apt-get install bubblewrap) and allow unprivileged user namespaces, or run as root; or pass "
+            "--no-isolation to grade anyway, only code you trust.")
+
+
 def choose(mode: str = "auto", python: str = sys.executable, limits: Limits = Limits()) -> Isolation:
     """The strongest isolation this machine allows (or the one `mode` asks for)."""
     if mode not in MODES:
@@ -268,11 +290,7 @@ def choose(mode: str = "auto", python: str = sys.executable, limits: Limits = Li
         raise IsolationUnavailable(f"namespaces were asked for, but {why_not}")
     if root:
         return SeparateUser(python, user, limits)
-    raise IsolationUnavailable(
-        f"No isolation is available: the grader is not root (so there is no separate user to run "
-        f"student code as) and {why_not}. Without isolation, {WHAT_NONE_EXPOSES}. Install bubblewrap "
-        "(apt-get install bubblewrap) and allow unprivileged user namespaces, or run as root; or pass "
-        "--no-isolation to grade anyway, only code you trust.")
+    raise IsolationUnavailable(_no_isolation_message(why_not))
 
 
 def _release(user: Optional[SandboxUser]) -> None:

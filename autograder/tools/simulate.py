@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import List, Optional
 
+from autograder.engine import isolation
 from autograder.tools import parts
 from autograder.tools.cgroups import Cgroup
 from autograder.tools.through_zip import Grading, grade_through_zip
@@ -69,17 +70,21 @@ def gradescope_environment(zip_file: Path, cache: Path = CACHE, log=print) -> Pa
 
 
 def simulate(zip_file: Path, submission: Path, memory: Optional[int] = GRADESCOPE_MEMORY,
-             cpus: Optional[float] = GRADESCOPE_CPUS, args=(), workdir: Optional[Path] = None,
+             cpus: Optional[float] = GRADESCOPE_CPUS, isolation_mode: str = "auto", workdir: Optional[Path] = None,
              log=print) -> Grading:
-    """Grade `submission` through `zip_file` in the simulated Gradescope."""
+    """Grade `submission` through `zip_file` in the simulated Gradescope (`isolation_mode`: run_autograder's
+    --isolation; "none" for --no-isolation)."""
     if not zip_file.is_file():
         raise SimulateError(f"{zip_file} does not exist: run `make build` first")
+    refused = isolation.refusal(isolation_mode)
+    if refused:
+        raise SimulateError(refused)
     python_bin = gradescope_environment(zip_file, log=log)
     cgroup = Cgroup(f"hw4-simulate-{os.getpid()}-{os.urandom(3).hex()}", memory, cpus)
     scratch = Path(tempfile.mkdtemp(prefix="simulate-")) if workdir is None else workdir
     try:
         return grade_through_zip(zip_file, submission, scratch, python_bin=python_bin, cgroup=cgroup,
-                                 args=list(args), env=_clean_environment())
+                                 args=["--isolation", isolation_mode], env=_clean_environment())
     finally:
         cgroup.close()
         if workdir is None:
@@ -93,6 +98,17 @@ def _clean_environment() -> dict:
             if entry and not (Path(entry) / "activate").is_file()]
     env["PATH"] = os.pathsep.join(path or ["/usr/bin", "/bin"])
     return env
+
+
+def prepare_environment(part: str) -> int:
+    """Build the environment from a zip packed now from the committed reference data (a fresh
+    clone has no dist/ yet): setup.sh and the requirements are what every part's zip holds."""
+    from autograder.engine.package import build_zip
+
+    with tempfile.TemporaryDirectory() as folder:
+        zip_file = build_zip(parts.REPO, part, Path(folder) / "part.zip")
+        print(f"simulate: the Gradescope environment is {gradescope_environment(zip_file).parent}")
+    return 0
 
 
 # -- what a student sees ------------------------------------------------------------------------------
@@ -139,12 +155,16 @@ def failed(grading: Grading) -> bool:
 
 def main(args) -> int:
     part = parts.normalize(args.part)
+    if args.environment_only:
+        return prepare_environment(part)
+    if args.submission is None:
+        print("simulate: a submission folder is needed (or --environment-only)", file=sys.stderr)
+        return 2
     zip_file = Path(args.zip) if args.zip else parts.autograder_zip(part)
     memory = None if args.no_limits else args.memory * 1024 ** 2
     cpus = None if args.no_limits else args.cpus
-    extra_args = ["--no-isolation"] if args.no_isolation else []
     try:
-        grading = simulate(zip_file, Path(args.submission), memory, cpus, extra_args)
+        grading = simulate(zip_file, Path(args.submission), memory, cpus, "none" if args.no_isolation else "auto")
     except SimulateError as error:
         print(f"simulate: {error}", file=sys.stderr)
         return 2

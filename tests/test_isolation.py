@@ -1,0 +1,104 @@
+"""Which isolation graded a submission: chosen at start, recorded in results.json, never silently absent.
+
+As root (CI, Gradescope) the grader combines namespaces with the sandbox user where bubblewrap
+works, and falls back to the sandbox user alone; as an unprivileged user (a TA on a shared
+machine; the tests create one) it uses namespaces, and refuses to run student code without
+them unless --no-isolation is given. The attack suite (test_attacks.py) checks what each mode
+protects; these tests check the choice and the refusal.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, plain
+from autograder.engine.isolation import namespaces_work
+from autograder.tools.through_zip import grade_through_zip
+
+TA = "hw4-ta"
+NO_BWRAP = {"AUTOGRADER_BWRAP": "/nonexistent/bwrap"}
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="switching to the sandbox user and to a TA user needs root")
+
+
+@pytest.fixture(scope="module")
+def ta_user():
+    """An ordinary user with a home folder, as a TA on a shared machine."""
+    if subprocess.run(["id", "-u", TA], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", TA], check=True)
+    return TA
+
+
+def grade(zips, tmp_path, user=None, args=(), env_extra=None, part="part1", submission=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return grade_through_zip(zips[part], submission or REPO / "solution" / part, tmp_path, user=user, args=args,
+                             env=env)
+
+
+def mode_of(grading):
+    return grading.results["extra_data"]["isolation"]["mode"]
+
+
+def test_root_uses_namespaces_and_the_sandbox_user(autograder_zips, tmp_path):
+    grading = grade(autograder_zips, tmp_path)
+    expected = "namespaces+user" if namespaces_work(None) is None else "user"
+    assert mode_of(grading) == expected
+    assert grading.results["extra_data"]["isolation"]["user"].startswith("gs-student")
+    assert grading.results["score"] == 5.0
+
+
+def test_root_falls_back_to_the_sandbox_user_where_namespaces_are_refused(autograder_zips, tmp_path):
+    grading = grade(autograder_zips, tmp_path, env_extra=NO_BWRAP)
+    assert mode_of(grading) == "user"
+    assert grading.results["score"] == 5.0
+
+
+def test_an_unprivileged_grader_isolates_with_namespaces(autograder_zips, tmp_path, ta_user):
+    if namespaces_work(None) is not None:
+        pytest.skip(f"no namespaces for unprivileged users here: {namespaces_work(None)}")
+    grading = grade(autograder_zips, tmp_path, user=ta_user)
+    assert mode_of(grading) == "namespaces"
+    assert grading.results["score"] == 5.0
+    assert (grading.root / "results" / "results.json").stat().st_uid == int(
+        subprocess.run(["id", "-u", ta_user], capture_output=True, text=True).stdout)
+
+
+def test_without_root_or_namespaces_student_code_does_not_run(autograder_zips, tmp_path, ta_user, manifests):
+    grading = grade(autograder_zips, tmp_path, user=ta_user, env_extra=NO_BWRAP)
+    assert grading.returncode == 3
+    results = grading.results
+    assert results["score"] == 0
+    assert [test["name"] for test in results["tests"]] == [case["name"] for case in manifests["part1"]["cases"]]
+    assert all(test["extra_data"]["kind"] == "not graded" for test in results["tests"])
+    output = plain(results["output"])
+    assert "No isolation is available" in output and "--no-isolation" in output
+    assert "your home folder" in output and "reference data" in output      # it says what it would expose
+
+
+def test_no_isolation_when_asked_for_explicitly(autograder_zips, tmp_path, ta_user):
+    grading = grade(autograder_zips, tmp_path, user=ta_user, env_extra=NO_BWRAP, args=["--no-isolation"])
+    assert grading.returncode == 0
+    assert mode_of(grading) == "none"
+    assert grading.results["score"] == 5.0
+
+
+def test_simulate_and_regrade_refuse_up_front(ta_user):
+    """Tools that grade many submissions say it once, before grading anything."""
+    tmp_path = Path(tempfile.mkdtemp(prefix="hw4-ta-"))      # pytest's own folders are root's only
+    shutil.chown(tmp_path, ta_user)
+    env = dict(os.environ, **NO_BWRAP, HOME=str(tmp_path))
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "submission_metadata.yml").write_text("{}\n")
+    for command in (["simulate", "--part", "1", "--no-limits", str(REPO / "solution" / "part1")],
+                    ["regrade", str(export), "--part", "1", "--out", str(tmp_path / "grades.csv"), "--no-progress"]):
+        done = subprocess.run(["runuser", "-u", ta_user, "--", sys.executable, "-m", "autograder", *command],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert "No isolation is available" in done.stderr and "--no-isolation" in done.stderr
+        assert not Path(tmp_path / "grades.csv").exists()
+    shutil.rmtree(tmp_path)
