@@ -28,7 +28,14 @@ class CaseTimeout(BaseException):
     `except Exception` blocks must not swallow it)."""
 
 
+class _Timer:
+    """run_case catches every exception of an import or a call, CaseTimeout too: this says it was one."""
+
+    expired = False
+
+
 def _on_timer(signum, frame):
+    _Timer.expired = True
     raise CaseTimeout()
 
 
@@ -39,10 +46,11 @@ def _purge(package: str) -> None:
 
 def grade_in_process(reference: Reference, package_root: Path, only_files: Optional[List[str]] = None,
                      stop: Optional[Callable[[dict, TestResult], bool]] = None,
-                     order: Optional[Callable[[dict], object]] = None) -> List[TestResult]:
+                     order: Optional[Callable[[dict], object]] = None, slack: float = SLACK) -> List[TestResult]:
     """Judge the cases of `reference` (those of `only_files`) on the package under `package_root`.
 
-    `order` sorts the cases (a key); `stop(case, result)` ends grading early when it returns True."""
+    `order` sorts the cases (a key); `stop(case, result)` ends grading early when it returns True.
+    `slack` multiplies each case's CPU-time limit (1: the table's limits, as on Gradescope)."""
     import torch
 
     manifest = reference.manifest
@@ -62,7 +70,7 @@ def grade_in_process(reference: Reference, package_root: Path, only_files: Optio
         modules = {}
         for entry in chosen:
             case = cases_by_id[entry["id"]]
-            limit = TimeLimit(entry["timeout"] * SLACK, entry["timeout"] * SLACK)
+            limit = TimeLimit(entry["timeout"] * slack, entry["timeout"] * slack)
             run = _run(case, reference.inputs_file(entry), modules, submission, limit, torch)
             result = judge(entry, run, reference, limit)
             torch.set_default_dtype(default_dtype)
@@ -82,17 +90,23 @@ def _run(case, inputs: Path, modules: dict, submission: str, limit: TimeLimit, t
     """One case, as the worker runs it, into a CaseRun the verdict can judge."""
     from safetensors.torch import load_file, save
 
+    _Timer.expired = False
     signal.setitimer(signal.ITIMER_PROF, limit.cpu)
     undo, phase = [], "import"
     try:
         if case.module not in modules:
-            modules[case.module] = run_case.import_graded(case.module, submission)
+            imported = run_case.import_graded(case.module, submission)
+            if _Timer.expired:
+                raise CaseTimeout()
+            modules[case.module] = imported
         phase = "call"
         module, failure = modules[case.module]
         if failure is not None:
             return CaseRun("import error", status=failure)
         undo = run_case.forbid(case.forbidden, case.function, CaseError, [module])
         status, outputs = run_case.call_case(case, module, load_file(inputs), CaseError, submission, torch.manual_seed)
+        if _Timer.expired:
+            raise CaseTimeout()
         data = None
         if outputs is not None:
             try:
