@@ -81,6 +81,48 @@ def test_package_one_folder_down_is_found(grade, tmp_path):
     assert grade("part1", folder)["score"] == TOTALS["part1"]
 
 
+def test_files_dragged_in_one_by_one_are_graded(grade, manifests, tmp_path):
+    """No gan/ folder: the graded files at the top of the submission, and the notebook."""
+    folder = tmp_path / "dragged"
+    folder.mkdir()
+    for rel in manifests["part1"]["files"]:
+        shutil.copyfile(REPO / "solution" / "part1" / rel, folder / rel.split("/")[1])
+    shutil.copyfile(REPO / "solution" / "part1" / "hw4-part1.ipynb", folder / "hw4-part1.ipynb")
+    results = grade("part1", folder)
+    assert results["score"] == TOTALS["part1"]
+    output = plain(results["output"])
+    assert "Graded files found: gan/models.py (found as models.py), gan/losses.py (found as losses.py)" in output
+    assert results["extra_data"]["files"]["gan/train.py"] == "train.py"
+
+
+def test_a_macos_zip_of_the_enclosing_folder_is_graded(grade, tmp_path):
+    folder = tmp_path / "mac"
+    shutil.copytree(REPO / "solution" / "part2", folder / "hw4_part2", ignore=shutil.ignore_patterns("*.ipynb"))
+    for path in list((folder / "hw4_part2" / "diffusion").glob("*.py")):
+        junk = folder / "__MACOSX" / "hw4_part2" / "diffusion" / f"._{path.name}"
+        junk.parent.mkdir(parents=True, exist_ok=True)
+        junk.write_bytes(b"\x00\x05\x16\x07 Mac OS X resource fork")
+    (folder / "hw4_part2" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    results = grade("part2", folder)
+    assert results["score"] == TOTALS["part2"]
+    assert "MACOSX" not in plain(results["output"])
+
+
+def test_a_zip_that_cannot_start_its_worker_says_the_autograder_failed(autograder_zips, tmp_path):
+    """What `make build`'s self-check and simulate catch: a zip whose worker dies at start."""
+    import zipfile
+    from autograder.tools.simulate import failed
+    from autograder.tools.through_zip import run_autograder, lay_out
+
+    root = lay_out(autograder_zips["part1"], REPO / "solution" / "part1", tmp_path)
+    worker = root / "source" / "autograder" / "engine" / "worker.py"
+    worker.write_text("import sys\nsys.exit('broken worker')\n")
+    grading = run_autograder(root)
+    assert grading.results is not None and failed(grading)
+    assert "autograder itself failed" in plain(grading.results["output"])
+    assert all(test["extra_data"]["kind"] == "grader error" for test in grading.results["tests"])
+
+
 def test_crash_and_wrong_outputs_are_explained(grade, manifests, tmp_path):
     source = (REPO / "solution" / "part2" / "diffusion" / "vae.py").read_text()
     source = source.replace("    return per_sample.mean()\n", "    return per_sample\n")          # wrong shape

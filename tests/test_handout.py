@@ -161,6 +161,56 @@ def test_public_verdicts_and_messages_are_gradescopes(manifests, grade, tmp_path
     assert summary_total(output)[2] == earned
 
 
+HELPER_IMPORT = {"gan/losses.py": "from gan.helpers import stable_log_sigmoid\n"}
+NOT_ALLOWED = {"diffusion/schedules.py": "import scipy.special\n"}
+
+
+def _prepend(folder, edits):
+    for rel, line in edits.items():
+        path = folder / rel
+        path.write_text(line + path.read_text())
+
+
+AGREEMENT = {
+    "habits-part1": ("part1", REPO / "tests" / "fixtures" / "habits" / "part1", {}),
+    "habits-part2": ("part2", REPO / "tests" / "fixtures" / "habits" / "part2", {}),
+    "helper-module": ("part1", REPO / "solution" / "part1", HELPER_IMPORT),
+    "package-not-allowed": ("part2", REPO / "solution" / "part2", NOT_ALLOWED),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AGREEMENT))
+def test_local_public_tests_and_the_zip_agree(name, manifests, grade, tmp_path):
+    """The students' habits, a graded file importing a helper module of theirs, and a package the
+    grader does not allow: the same verdict on every public case, locally and through the zip."""
+    part, package_from, edits = AGREEMENT[name]
+    folder = handout_copy(tmp_path, part, package_from=package_from)
+    _prepend(folder, edits)
+    if edits is HELPER_IMPORT:
+        (folder / "gan" / "helpers.py").write_text("def stable_log_sigmoid(x):\n    return x\n")
+    code, output, outcomes = run_public_tests(folder, tmp_path)
+    results = grade(part, folder)
+    gradescope = {test["name"]: test for test in results["tests"]}
+    for case in public(manifests[part]):
+        test, local = gradescope[case["name"]], outcomes[case["name"]]
+        assert (local is None) == (test["status"] == "passed"), (case["name"], local, test["output"])
+        if local is not None:
+            extra = test["extra_data"]
+            assert local.startswith(f"Failed ({extra['kind']}): {extra['message']}"), (local, extra)
+    if not edits:
+        assert code == 0 and results["score"] == manifests[part]["total_points"], output[-2000:]
+        return
+    rel = next(iter(edits))
+    failed = [t for t in results["tests"] if t["extra_data"]["file"] == rel]
+    assert failed and all(t["extra_data"]["kind"] == "not allowed" for t in failed)
+    module = "gan.helpers" if edits is HELPER_IMPORT else "scipy"
+    assert f"{rel} imports {module}, which the grader does not provide" in failed[0]["extra_data"]["message"]
+    assert "torch" in failed[0]["extra_data"]["message"] and "tqdm" in failed[0]["extra_data"]["message"]
+    assert all(t["status"] == "passed" for t in results["tests"] if t["extra_data"]["file"] != rel)
+    if edits is HELPER_IMPORT:
+        assert "Not used: gan/helpers.py: only the graded files are used" in plain(results["output"])
+
+
 # -- (d): the collect scripts --------------------------------------------------------------
 def with_outputs(notebook: Path):
     """Give the notebook's first code cell an output, as running it would."""

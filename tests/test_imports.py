@@ -20,10 +20,12 @@ PROBE = """
 import json, sys
 sys.path[:0] = [{repo!r}, {root!r}]
 from autograder.engine.imports import ImportGuard
-ImportGuard({allowed!r}, "pkg", {root!r} + "/").install()
+ImportGuard({allowed!r}, "pkg", {root!r} + "/", ["pkg.ok_stdlib", "pkg.ok_allowed", "pkg.sibling", "pkg.bad_direct",
+            "pkg.bad_from", "pkg.bad_cached", "pkg.bad_dynamic", "pkg.bad_exec", "pkg.bad_helper",
+            "pkg.bad_package_helper"]).install()
 results = {{}}
 for name in ("pkg.ok_stdlib", "pkg.ok_allowed", "pkg.sibling", "pkg.bad_direct", "pkg.bad_from", "pkg.bad_cached",
-             "pkg.bad_dynamic", "pkg.bad_exec", "pkg.bad_helper"):
+             "pkg.bad_dynamic", "pkg.bad_exec", "pkg.bad_helper", "pkg.bad_package_helper"):
     try:
         __import__(name)
         results[name] = "ok"
@@ -45,6 +47,8 @@ MODULES = {
     "bad_dynamic.py": "import importlib\nimportlib.import_module('pandas')\n",
     "bad_exec.py": "exec('import requests')\n",
     "bad_helper.py": "import helpers\n",
+    "bad_package_helper.py": "from .helpers import f\n",
+    "helpers.py": "def f(): pass\n",          # in the package, but not a graded file
 }
 
 
@@ -66,7 +70,8 @@ def test_graded_code_imports_only_the_allowed_set(tmp_path):
     for name in ("pkg.ok_stdlib", "pkg.ok_allowed", "pkg.sibling", "outside"):
         assert results[name] == "ok", (name, results[name])
     for name, module in (("pkg.bad_direct", "scipy"), ("pkg.bad_from", "sklearn"), ("pkg.bad_cached", "yaml"),
-                         ("pkg.bad_dynamic", "pandas"), ("pkg.bad_exec", "requests"), ("pkg.bad_helper", "helpers")):
+                         ("pkg.bad_dynamic", "pandas"), ("pkg.bad_exec", "requests"), ("pkg.bad_helper", "helpers"),
+                         ("pkg.bad_package_helper", "pkg.helpers")):
         message = results[name]
         assert message.startswith("ImportNotAllowed: "), (name, message)
         assert f"imports {module}, which the grader does not provide" in message

@@ -106,4 +106,4 @@ def test_what_the_status_reports():
         "where": "diffusion/ddpm.py, line 2"}})
     result = verdict(refused)
     assert result.kind == "not allowed"
-    assert result.message.startswith("diffusion/ddpm.py could not be imported: diffusion/ddpm.py imports scipy")
+    assert result.message.startswith("diffusion/ddpm.py imports scipy, which the grader does not provide")

@@ -45,7 +45,8 @@ def describe_allowed(allowed: Iterable[str], package: str) -> str:
 
 def not_allowed_message(module: str, importer: str, allowed: Iterable[str], package: str) -> str:
     top = module.partition(".")[0]
-    return (f"{importer} imports {top}, which the grader does not provide: graded files may import only "
+    shown = module if top == package else top
+    return (f"{importer} imports {shown}, which the grader does not provide: graded files may import only "
             f"{describe_allowed(allowed, package)}. Code from other files you wrote is not used "
             "(copy what you need into the graded file), and other packages are not installed on Gradescope.")
 
@@ -63,10 +64,13 @@ class ImportGuard(importlib.abc.MetaPathFinder):
     packages themselves (torch importing its own dependencies) are never refused.
     """
 
-    def __init__(self, allowed: Iterable[str], package: str, student_root: str):
+    def __init__(self, allowed: Iterable[str], package: str, student_root: str, graded_modules: Iterable[str] = ()):
+        """`graded_modules`: the package's modules that are graded files ("gan.losses"); other
+        modules of the package are refused too (they are not copied into the sandbox)."""
         self.allowed_packages = sorted(set(allowed))
         self.package = package
         self.student_root = student_root
+        self.graded_modules = set(graded_modules)
         self.allowed = set(self.allowed_packages) | stdlib_names() | {package}
         self._original_import = None
 
@@ -91,8 +95,13 @@ class ImportGuard(importlib.abc.MetaPathFinder):
                                   name=name)
 
     # -- the two hooks -----------------------------------------------------------------
+    def _not_graded(self, fullname: str) -> bool:
+        """A module of the student's package that is not a graded file (a helper of theirs)."""
+        return (bool(self.graded_modules) and fullname.startswith(self.package + ".")
+                and fullname not in self.graded_modules)
+
     def find_spec(self, fullname, path=None, target=None):
-        if fullname.partition(".")[0] not in self.allowed:
+        if fullname.partition(".")[0] not in self.allowed or self._not_graded(fullname):
             importer = self._importer_from_stack()
             if importer is not None:
                 self._refuse(fullname, importer)

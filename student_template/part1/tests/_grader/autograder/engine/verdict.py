@@ -95,11 +95,10 @@ def _explained(case: dict, status: dict, run: CaseRun) -> Optional[TestResult]:
     if outcome == "returned":
         return None
     if outcome == "import error":
-        label = "not allowed" if kind == "ImportNotAllowed" else "import error"
-        message = f"{case['file']} could not be imported: {kind}: {text}{where}"
-        if kind == "ImportNotAllowed":
-            message = f"{case['file']} could not be imported: {text}{where}"
-        return result(case, label, message, printed=printed, seconds=seconds)
+        if kind == "ImportNotAllowed":      # the message names the file, the module and the allowed set
+            return result(case, "not allowed", f"{text}{where}", printed=printed, seconds=seconds)
+        return result(case, "import error", f"{case['file']} could not be imported: {kind}: {text}{where}",
+                      printed=printed, seconds=seconds)
     if outcome == "missing":
         return result(case, "missing", f"{case['file']} defines no {case['target'].rsplit('.', 1)[1]}",
                       printed=printed, seconds=seconds)

@@ -17,6 +17,7 @@ PRINTED_HEADER = "--- the end of what your code printed ---"
 
 @dataclass
 class TestResult:
+    __test__ = False                # not a pytest test class
     name: str
     max_score: float
     score: float

@@ -183,7 +183,8 @@ class Worker:
                 pass
         self.preimported = preimport(sources, args.allowed)
         self.memory_limit = self._limit_memory(args.memory_allowance)
-        self.guard = ImportGuard(args.allowed, self.part.package, args.submission).install()
+        graded_modules = [rel[:-len(".py")].replace("/", ".") for rel in self.part.files]
+        self.guard = ImportGuard(args.allowed, self.part.package, args.submission, graded_modules).install()
         self.out = run_case.OutputFolder(args.out)
         self.zygotes = {}           # module name -> Zygote
 
