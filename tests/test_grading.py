@@ -56,6 +56,18 @@ def test_syntax_error_costs_only_that_file(grade, manifests, tmp_path):
             assert test["score"] == test["max_score"], test
 
 
+def test_exiting_at_import_is_reported_once_for_the_file(grade, manifests, tmp_path):
+    submission = make_submission(tmp_path, "part1", {"gan/losses.py": "import os\nos._exit(3)\n"})
+    results = grade("part1", submission)
+    check_schema(results, manifests["part1"])
+    for test in results["tests"]:
+        if test["extra_data"]["file"] == "gan/losses.py":
+            assert test["extra_data"]["kind"] == "crash"
+            assert "exited while importing gan/losses.py (exit code 3)" in test["extra_data"]["message"]
+        else:
+            assert test["status"] == "passed"
+
+
 def test_missing_file_costs_only_that_file(grade, manifests, tmp_path):
     submission = make_submission(tmp_path, "part1", {"gan/losses.py": None})
     results = grade("part1", submission)

@@ -309,7 +309,8 @@ class Zygote:
         self.pid = self.commands = self.replies = None
         self.import_failure = None      # the reply for every case of the file when its import failed
         self._buffer = b""
-        self._status = None
+        self._status = None             # the wait status, once it has ended
+        self._closed = False
 
     # -- seen from the worker ---------------------------------------------------------------------
     def start(self, cpu: float, wall: float) -> None:
@@ -332,9 +333,10 @@ class Zygote:
         self.pid, self.commands, self.replies = pid, command_write, reply_read
         reply = self._read_within(cpu, wall)
         if reply is None:
-            alive = self._alive()
-            self.import_failure = {"ended": "import timeout" if alive else "import crash", **self._end_details()}
+            self.import_failure = {"ended": "import crash" if self._closed else "import timeout"}
+            self._reap_if_closed()
             self.stop()
+            self.import_failure.update(self._end_details())
         elif not reply.get("imported"):
             status = reply.get("status") if isinstance(reply.get("status"), dict) else {}
             self.import_failure = {"ended": "import error", "exit": None, "signal": None, "import": status}
@@ -350,12 +352,23 @@ class Zygote:
             return False
         return True
 
+    def _reap_if_closed(self, patience: float = 1.0) -> None:
+        """It closed its end of the pipe: it is exiting; wait for its own exit status."""
+        deadline = time.monotonic() + patience
+        while self._closed and self._alive() and time.monotonic() < deadline:
+            time.sleep(0.002)
+
     def _end_details(self) -> dict:
-        return describe_end(self._status) if self._status is not None else {"exit": None, "signal": None}
+        """How it ended: its exit code or signal (not `ended`, which the caller decides)."""
+        if self._status is None:
+            return {"exit": None, "signal": None}
+        return {key: value for key, value in describe_end(self._status).items() if key != "ended"}
 
     def _read_within(self, cpu: float, wall: float):
-        """The zygote's next reply before it has used `cpu` seconds of CPU time or `wall` have passed."""
+        """The zygote's next reply before it has used `cpu` seconds of CPU time or `wall` have passed;
+        None otherwise, with `_closed` telling whether it closed its end (it died) or ran out of time."""
         started = time.monotonic()
+        self._closed = False
         while b"\n" not in self._buffer:
             left = wall - (time.monotonic() - started)
             if left <= 0 or cpu_seconds(self.pid) >= cpu:
@@ -365,6 +378,7 @@ class Zygote:
                 continue
             chunk = os.read(self.replies, 65536)
             if not chunk or len(self._buffer) > 1 << 20:
+                self._closed = True
                 return None
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
@@ -385,6 +399,7 @@ class Zygote:
             return [{**reply, **self._end_details()} for reply in died]
         reply = self._read_within(float("inf"), wall + REPLY_GRACE)   # the zygote itself uses no CPU to speak of
         if reply is None:
+            self._reap_if_closed()
             return [{**reply, **self._end_details()} for reply in died] if not self._alive() else None
         answers = reply.get("replies") if isinstance(reply.get("replies"), list) else []
         if len(answers) != len(cases):
@@ -400,7 +415,9 @@ class Zygote:
         except OSError:
             pass
         try:
-            os.waitpid(self.pid, 0)
+            _, status = os.waitpid(self.pid, 0)
+            if self._status is None:
+                self._status = status
         except ChildProcessError:
             pass
         for fd in (self.commands, self.replies):

@@ -4,6 +4,8 @@
   grading.py      one submission through the zip (tools/through_zip.py), jobs at a time
   grades_csv.py   the CSV: one resumable row per submission
   histogram.py    the histogram of totals
+  report.py       the class report (JSON and a self-contained HTML page)
+  changes.py      --compare: whose points a change of the cases or references would move
   command.py      the command: resume, grade what is missing, write the CSV and the reports
 """
 from autograder.tools.regrade.command import regrade, run_regrade  # noqa: F401

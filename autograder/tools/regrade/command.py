@@ -3,8 +3,9 @@
 Every submission folder of the export is graded through the part's built zip, exactly as
 Gradescope would, J at a time (each grading takes its own sandbox user). Each finished
 submission is appended to the CSV at once, so an interrupted run resumes where it stopped:
-ids already in the CSV are not graded again. Beside the CSV: the histogram of totals, the
-class report (JSON and HTML) and, with --compare, whose points changed.
+ids already in the CSV are not graded again. Beside X.csv: X-details.jsonl (each grading's
+tests), X.png (the histogram of totals), X-report.json and X-report.html (the class report,
+report.py) and, with --compare OLD.csv, X-changes.csv (whose points change, changes.py).
 """
 import fcntl
 import json
@@ -20,11 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
+from autograder.engine import isolation
 from autograder.tools import parts
+from autograder.tools.regrade import changes as changes_module
 from autograder.tools.regrade import grades_csv
 from autograder.tools.regrade.export import RegradeError, Submission, read_export
 from autograder.tools.regrade.grading import Gradings, grade_one
 from autograder.tools.regrade.histogram import write_histogram
+from autograder.tools.regrade.report import write_report
 
 MAX_JOBS = 8                 # the engine's sandbox users (engine/users.py): one per concurrent grading
 TIMEOUT_MARGIN = 120.0       # default timeout: the part's grading deadline plus this (starting torch, I/O)
@@ -37,6 +41,9 @@ class Summary:
     failed: int
     csv: Path
     png: Path
+    report_json: Optional[Path] = None
+    report_html: Optional[Path] = None
+    changes: Optional[Path] = None
 
 
 def read_zip_manifest(zip_file: Path) -> dict:
@@ -49,7 +56,8 @@ def read_zip_manifest(zip_file: Path) -> dict:
 
 
 def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), zip_file: Optional[Path] = None,
-            timeout: Optional[float] = None, progress: bool = True, log=print, args=()) -> Summary:
+            timeout: Optional[float] = None, progress: bool = True, log=print, args=(),
+            compare: Optional[Path] = None) -> Summary:
     try:
         part = parts.normalize(part)
     except parts.PartError as error:
@@ -61,7 +69,11 @@ def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), z
     manifest_here = parts.REPO / "reference_data" / part / "manifest.json"
     if zip_file == built and manifest_here.is_file() and zip_file.stat().st_mtime < manifest_here.stat().st_mtime:
         log(f"warning: {zip_file.name} is older than reference_data/{part}: run `make build` if that is not meant")
+    refused = isolation.refusal("none" if "--no-isolation" in args else "auto")
+    if refused:
+        raise RegradeError(refused)
     manifest = read_zip_manifest(zip_file)
+    old = changes_module.read_old(Path(compare), manifest) if compare else None   # a wrong file stops us now
     timeout = float(timeout) if timeout else float(manifest.get("deadline", 600)) + TIMEOUT_MARGIN
     if jobs < 1:
         raise RegradeError("--jobs must be at least 1")
@@ -73,7 +85,7 @@ def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), z
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = _lock_csv(out)
     try:
-        return _regrade_locked(submissions, zip_file, manifest, jobs, timeout, out, progress, log, args)
+        return _regrade_locked(submissions, zip_file, manifest, jobs, timeout, out, progress, log, args, old)
     finally:
         os.close(lock)
 
@@ -90,16 +102,18 @@ def _lock_csv(out: Path) -> int:
 
 
 def _regrade_locked(submissions: List[Submission], zip_file: Path, manifest: dict, jobs: int, timeout: float,
-                    out: Path, progress: bool, log, args) -> Summary:
+                    out: Path, progress: bool, log, args, old) -> Summary:
     header = grades_csv.header_of(manifest)
     done = grades_csv.load_done(out, header)
-    todo = [submission for submission in submissions if submission.id not in done]
+    todo = [submission for submission in submissions if grades_csv.id_cell(submission.id) not in done]
     skipped = len(submissions) - len(todo)
     log(f"{manifest['title']}: {len(submissions)} submissions in the export, {skipped} already in {out}, "
         f"{len(todo)} to grade, {jobs} at a time (timeout {timeout:g} s each)")
 
     writer = grades_csv.RowWriter(out, header)
     details_path, details_lock = grades_csv.sibling(out, "-details.jsonl"), threading.Lock()
+    if not done and details_path.exists():
+        details_path.unlink()           # a fresh CSV: details of an earlier one would not belong to it
     gradings = Gradings()
     failed = graded = 0
     for stale in out.parent.glob(f".{out.name}.work-*"):      # left by a run that was killed
@@ -128,7 +142,7 @@ def _regrade_locked(submissions: List[Submission], zip_file: Path, manifest: dic
                 writer.write(grades_csv.make_row(submission, manifest, results, failure, seconds))
                 graded += 1
                 failed += bool(failure)
-                message = f"{submission.id}: " + (f"FAILED ({failure})" if failure else
+                message = f"{grades_csv.id_cell(submission.id)}: " + (f"FAILED ({failure})" if failure else
                                                   f"{float(results['score']):g}/{manifest['total_points']:g}")
                 if bar is not None:
                     bar.write(message)
@@ -151,7 +165,7 @@ def _regrade_locked(submissions: List[Submission], zip_file: Path, manifest: dic
             signal.signal(signal.SIGTERM, previous_term)
         shutil.rmtree(scratch, ignore_errors=True)
 
-    order = {submission.id: index for index, submission in enumerate(submissions)}
+    order = {grades_csv.id_cell(submission.id): index for index, submission in enumerate(submissions)}
     rows = grades_csv.load_done(out, header)         # every row: in the export's order, now that all are in
     grades_csv.rewrite(out, header, sorted(rows.values(), key=lambda row: (order.get(row["submission_id"], len(order)),
                                                                           row["submission_id"])))
@@ -160,9 +174,17 @@ def _regrade_locked(submissions: List[Submission], zip_file: Path, manifest: dic
         write_histogram(out, png, manifest["title"], float(manifest["total_points"]))
     except Exception as error:  # noqa: BLE001 - the grades matter more than the picture
         log(f"warning: no histogram ({type(error).__name__}: {error})")
+    summary = Summary(graded, skipped, failed, out, png)
+    try:
+        summary.report_json, summary.report_html = write_report(out, manifest, details_path)
+    except Exception as error:  # noqa: BLE001 - the grades matter more than the report
+        log(f"warning: no class report ({type(error).__name__}: {error})")
     log(f"graded {graded} submissions in this run ({skipped} skipped, already in the CSV; {failed} failed): "
-        f"{out}, {png}")
-    return Summary(graded, skipped, failed, out, png)
+        f"{out}, {png}" + (f", {summary.report_html}, {summary.report_json}" if summary.report_html else ""))
+    if old is not None:
+        changes_module.report_changes(old, out, manifest, log=log)
+        summary.changes = grades_csv.sibling(out, "-changes.csv")
+    return summary
 
 
 def _raise_interrupt(signum, frame):
@@ -170,10 +192,11 @@ def _raise_interrupt(signum, frame):
 
 
 def run_regrade(args) -> int:
-    """The `regrade` subcommand."""
+    """The `regrade` subcommand (the gradings use this interpreter: tools/through_zip.py)."""
     try:
         regrade(args.export, args.part, jobs=args.jobs, out=args.out, zip_file=args.zip, timeout=args.timeout,
-                progress=not args.no_progress, args=["--no-isolation"] if args.no_isolation else [])
+                progress=not args.no_progress, args=["--no-isolation"] if args.no_isolation else [],
+                compare=getattr(args, "compare", None))
     except RegradeError as error:
         print(f"regrade: {error}", file=sys.stderr)
         return 2

@@ -5,17 +5,23 @@ points per graded function, the total, the grading's seconds and a failure messa
 that crashed or timed out: total 0, what Gradescope gives a timed-out submission). Beside it,
 <name>-details.jsonl keeps each graded submission's tests (kind, points, known mistakes) for the
 class report, written the same way.
+
+Every cell is quoted, and text that students or their code control goes through `safe_cell`, so
+that no spreadsheet runs it as a formula, whichever separator it splits the lines on.
 """
 import csv
 import io
 import json
 import os
 import threading
+import unicodedata
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from autograder.tools.regrade.export import RegradeError, Submission
 
+QUOTING = csv.QUOTE_ALL        # a ';' or tab inside a cell never starts a new cell, whatever the separator
+FORMULA_STARTS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")   # and their full-width forms
 FIXED_COLUMNS = ("submission_id", "names", "emails", "sids", "created_at", "gradescope_score")
 TAIL_COLUMNS = ("total", "seconds", "failure")
 
@@ -35,16 +41,41 @@ def sibling(out: Path, suffix: str) -> Path:
     return out.with_name(stem + suffix)
 
 
+def _printable(character: str) -> bool:
+    """Not a control character (terminal escapes, NUL) nor a bidirectional override (text that
+    displays in another order than it reads)."""
+    return not (unicodedata.category(character) == "Cc" and not character.isspace()) \
+        and not ("\u202a" <= character <= "\u202e" or "\u2066" <= character <= "\u2069")
+
+
 def _one_line(text: str, limit: int = 500) -> str:
     """Rows stay one line each (a half-written last line is then just cut off)."""
-    text = " ".join(str(text).split())
+    text = " ".join("".join(filter(_printable, str(text))).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def safe_cell(text: str) -> str:
-    """Text a student controls (names, messages) that a spreadsheet will not run as a formula."""
+def safe_cell(text) -> str:
+    """Text a student controls (names, messages, ids) as one line that a spreadsheet will not run as
+    a formula: a leading =, +, -, @ (or a full-width one) gets a ' before it. Leading tabs and line
+    breaks are gone with the rest of the extra whitespace; control characters are dropped."""
     text = _one_line(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def safe_list(items) -> str:
+    """Several people's names (emails, SIDs) in one cell, each made safe: '; ' between them."""
+    return safe_cell("; ".join(safe_cell(item) for item in items))
+
+
+def unsafe_cell(text: str) -> str:
+    """The text safe_cell was given (for matching), where it only added the leading '."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
+def id_cell(submission_id: str) -> str:
+    """A submission id as the CSV and the details file write it (the same as the id itself for
+    Gradescope's ids)."""
+    return safe_cell(submission_id)
 
 
 def load_done(path: Path, header: List[str]) -> Dict[str, dict]:
@@ -74,7 +105,7 @@ def load_done(path: Path, header: List[str]) -> Dict[str, dict]:
 def rewrite(path: Path, header: List[str], rows: List[dict]) -> None:
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n", quoting=QUOTING)
         writer.writeheader()
         writer.writerows(rows)
         handle.flush()
@@ -89,7 +120,7 @@ class RowWriter:
         self.header = header
         fresh = not path.exists() or path.stat().st_size == 0
         self.handle = open(path, "a", newline="", encoding="utf-8")
-        self.writer = csv.DictWriter(self.handle, fieldnames=header, lineterminator="\n")
+        self.writer = csv.DictWriter(self.handle, fieldnames=header, lineterminator="\n", quoting=QUOTING)
         self.lock = threading.Lock()
         if fresh:
             self.writer.writeheader()
@@ -97,7 +128,7 @@ class RowWriter:
 
     def write(self, row: dict) -> None:
         buffer = io.StringIO()
-        csv.DictWriter(buffer, fieldnames=self.header, lineterminator="\n").writerow(row)
+        csv.DictWriter(buffer, fieldnames=self.header, lineterminator="\n", quoting=QUOTING).writerow(row)
         with self.lock:
             self.handle.write(buffer.getvalue())     # one write call per row
             self._sync()
@@ -112,8 +143,8 @@ class RowWriter:
 
 def make_row(submission: Submission, manifest: dict, results: Optional[dict], failure: str, seconds: float) -> dict:
     functions = graded_functions(manifest)
-    row = {"submission_id": submission.id, "names": safe_cell("; ".join(submission.names)),
-           "emails": safe_cell("; ".join(submission.emails)), "sids": safe_cell("; ".join(submission.sids)),
+    row = {"submission_id": id_cell(submission.id), "names": safe_list(submission.names),
+           "emails": safe_list(submission.emails), "sids": safe_list(submission.sids),
            "created_at": safe_cell(submission.created_at), "gradescope_score": safe_cell(submission.score),
            "seconds": f"{seconds:.1f}", "failure": safe_cell(failure)}
     if results is None:
@@ -140,14 +171,20 @@ def details_of(submission: Submission, results: Optional[dict], failure: str, se
         tests.append({"name": test.get("name"), "case": extra.get("case"), "function": extra.get("function"),
                       "file": extra.get("file"), "kind": extra.get("kind"), "score": test.get("score"),
                       "max_score": test.get("max_score"), "mistakes": extra.get("mistakes", [])})
-    return {"submission_id": submission.id, "seconds": round(seconds, 3), "failure": failure,
+    return {"submission_id": id_cell(submission.id), "seconds": round(seconds, 3), "failure": failure,
             "total": (results or {}).get("score", 0.0) if results else 0.0, "tests": tests}
 
 
 def write_details(path: Path, details: dict, lock: threading.Lock) -> None:
+    """One JSON line, appended whole and synced. A line cut off by a killed run is left alone (it
+    cannot be read) and this one starts on a line of its own."""
     line = json.dumps(details) + "\n"
-    with lock, open(path, "a", encoding="utf-8") as handle:
-        handle.write(line)
+    with lock, open(path, "ab+") as handle:
+        if handle.tell() > 0:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                line = "\n" + line
+        handle.write(line.encode("utf-8"))
         handle.flush()
         os.fsync(handle.fileno())
 

@@ -1,0 +1,83 @@
+"""The worker (engine/worker.py) seen through a session with no isolation, as the public tests use it.
+
+What the zygotes give: a graded file is imported once for all its cases in fork mode (once a
+case in in-process mode, with the same verdicts); nothing a module starts at import or a case
+starts survives it; the address-space limit is what the imports mapped plus an allowance,
+whatever torch's build maps.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, make_submission
+from autograder.engine.grade import Grader, open_session
+from autograder.engine.locate import locate
+from autograder.engine.reference import load_reference
+from autograder.engine.session import Launcher
+
+COUNTER = textwrap.dedent('''
+    import os as _os, subprocess as _subprocess
+    with open({path!r}, "a") as _handle:
+        _handle.write("imported\\n")
+    _subprocess.Popen(["sleep", "300"], start_new_session=True)     # a daemon started at import
+''')
+
+
+def grade_plainly(part, submission, mode, only_files):
+    reference = load_reference(REPO / "reference_data" / part)
+    manifest = reference.manifest
+    located = locate(submission, manifest["package"], manifest["files"])
+    session = open_session(manifest, [reference.inputs_file(case) for case in manifest["cases"]], located.files,
+                           REPO / "autograder", Launcher(), sys.executable, mode, isolated=False)
+    try:
+        return Grader(reference, session, located.problems, only_files=only_files).run()
+    finally:
+        session.close()
+
+
+def sleepers():
+    done = subprocess.run(["pgrep", "-f", "^sleep 300$"], capture_output=True, text=True)
+    return {int(pid) for pid in done.stdout.split()}
+
+
+@pytest.mark.parametrize("mode, imports", [("fork", "once"), ("in-process", "per case")])
+def test_a_graded_file_is_imported_once_in_fork_mode(mode, imports, tmp_path):
+    counter = tmp_path / "imports.txt"
+    source = (REPO / "solution" / "part1" / "gan" / "losses.py").read_text() + COUNTER.format(path=str(counter))
+    submission = make_submission(tmp_path, "part1", {"gan/losses.py": source})
+    before = sleepers()
+    tests = grade_plainly("part1", submission, mode, ["gan/losses.py"])
+    assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
+    count = counter.read_text().count("imported")
+    assert count == (1 if imports == "once" else len(tests)), count
+    if mode == "fork":          # what the import started was killed with the import; nothing is left
+        time.sleep(0.2)
+        assert not sleepers() - before
+
+
+def test_the_address_space_limit_counts_what_the_imports_mapped(tmp_path):
+    """A torch build that maps gigabytes just to import (the CUDA one) must still leave the
+    cases their allowance: the limit is measured after the imports, not fixed."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(textwrap.dedent(f'''
+        import mmap, sys
+        sys.path.insert(0, {str(REPO)!r})
+        mapped = mmap.mmap(-1, 3 << 30, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=0)  # PROT_NONE: mapped, never committed
+        from autograder.engine.worker import Worker
+        limit = Worker._limit_memory(512 << 20)
+        block = bytearray(256 << 20)            # within the allowance
+        try:
+            bytearray(1 << 30)                  # beyond it
+            print("no limit")
+        except MemoryError:
+            print("limited", limit)
+    '''))
+    done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    word, limit = done.stdout.split()
+    assert word == "limited" and int(limit) > 3 << 30
