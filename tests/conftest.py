@@ -17,6 +17,21 @@ from autograder.tools.through_zip import grade_through_zip  # noqa: E402
 PARTS = tables()
 
 
+@pytest.fixture(scope="session")
+def executed_notebook(tmp_path_factory):
+    """executed_notebook(part) -> ExecutedNotebook: the solution notebook run once per session in smoke
+    mode, as a student runs it before making the PDF, in a copy of the handout with the solution's
+    package, saved with its outputs (shared by the notebook and PDF tests: xdist_group "notebooks")."""
+    from notebooks import execute_solution_notebook
+    done = {}
+
+    def get(part):
+        if part not in done:
+            done[part] = execute_solution_notebook(part, tmp_path_factory.mktemp(f"notebook-{part}"))
+        return done[part]
+    return get
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "notebook: executes a solution notebook end to end (slow)")
     config.addinivalue_line("markers", "attack: grades an adversarial submission (needs root)")

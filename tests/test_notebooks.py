@@ -1,42 +1,29 @@
 """The solution notebooks run end to end in smoke mode, and their MNIST loader reads IDX files.
 
 The notebook tests (marked `notebook`, select them with `-m notebook` or leave them out with
-`-m "not notebook"`) execute each solution notebook with nbclient in its own folder, with
-HW4_SMOKE=1 (a few iterations on a few images) and MPLBACKEND=Agg, and check that every cell ran,
-and that the figures were drawn (the time is printed, not asserted: timing is for benchmarks). The other
+`-m "not notebook"`) check each solution notebook's run (tests/notebooks.py: once per session, in a
+handout copy, shared with the PDF tests): every cell ran, the figures were drawn, the kernel is this
+interpreter (the time is printed, not asserted: timing is for benchmarks). The other
 tests are quick: the committed notebooks are clean and strippable, and `data.py` reads IDX files,
 falls back to scikit-learn's digits without them, and batches reproducibly.
 """
 import gzip
 import importlib.util
+import json
 import os
 import re
 import struct
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-SOLUTION = REPO / "solution"
+from notebooks import NOTEBOOKS, REPO, SOLUTION
 
-# name: (notebook, its package, the fewest image/png outputs a smoke run must make)
-NOTEBOOKS = {
-    "part1": (SOLUTION / "part1" / "hw4-part1.ipynb", "gan", 9),
-    "part2": (SOLUTION / "part2" / "hw4-part2.ipynb", "diffusion", 9),
-}
 SMOKE_BUDGET_S = 60      # a smoke run's expected time, kernel start included (measured: 7-34 s); bounds the timeout
-CELL_TIMEOUT_S = 120     # nbclient's limit for one cell
 DATA_FILES = [SOLUTION / "part1" / "gan" / "data.py", SOLUTION / "part2" / "diffusion" / "data.py"]
-
-
-def _files_under(folder):
-    """Every file under `folder` except caches: a notebook run must not add any (the handout copies them)."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts)
 
 
 def _load_data_module(path):
@@ -79,44 +66,32 @@ def test_committed_notebook_is_clean_and_strippable(name):
 
 
 @pytest.mark.notebook
+@pytest.mark.xdist_group("notebooks")
 @pytest.mark.timeout(5 * SMOKE_BUDGET_S)
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS))
-def test_solution_notebook_runs_in_smoke_mode(name):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+def test_solution_notebook_runs_in_smoke_mode(name, executed_notebook):
+    pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-
-    path, _, min_figures = NOTEBOOKS[name]
-    nb = nbformat.read(str(path), as_version=4)
-    # One extra cell at the end: which Python ran the notebook.
-    nb.cells.append(nbformat.v4.new_code_cell("import sys\nprint('KERNEL_PREFIX=' + sys.prefix)"))
-    env = dict(os.environ, HW4_SMOKE="1", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    before = _files_under(path.parent)
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT_S,
-                                     resources={"metadata": {"path": str(path.parent)}})
-    start = time.monotonic()
-    client.execute(env=env)  # raises CellExecutionError on the first failing cell
-    seconds = time.monotonic() - start
-    print(f"{path.name}: executed in smoke mode in {seconds:.1f} s")
-
+    run = executed_notebook(name)
+    print(f"{run.notebook.name}: executed in smoke mode in {run.seconds:.1f} s")
+    nb = json.loads(run.notebook.read_text())
     figures, texts = 0, []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
             continue
-        for output in cell.outputs:
-            assert output.output_type != "error", f"{path.name}: {output.ename}: {output.evalue}"
-            if output.output_type == "stream":
-                texts.append(output.text)
+        for output in cell["outputs"]:
+            assert output["output_type"] != "error", f"{run.notebook.name}: {output['ename']}: {output['evalue']}"
+            if output["output_type"] == "stream":
+                texts.append("".join(output["text"]))
             elif "data" in output:
-                figures += "image/png" in output.data
-                texts.append(str(output.data.get("text/plain", "")))
+                figures += "image/png" in output["data"]
+                texts.append("".join(output["data"].get("text/plain", "")))
     text = "\n".join(texts)
-    assert "Traceback" not in text, f"{path.name}: a cell printed a traceback"
-    assert figures >= min_figures, f"{path.name}: {figures} figures, expected at least {min_figures}"
-    assert f"KERNEL_PREFIX={sys.prefix}" in text, "the python3 kernel is not this interpreter's environment"
+    assert "Traceback" not in text, f"{run.notebook.name}: a cell printed a traceback"
+    assert figures >= NOTEBOOKS[name][2], f"{run.notebook.name}: {figures} figures, expected at least {NOTEBOOKS[name][2]}"
+    assert run.kernel_prefix == sys.prefix, "the python3 kernel is not this interpreter's environment"
     assert "(smoke mode)" in text, "HW4_SMOKE did not reach the kernel"
-    assert _files_under(path.parent) == before, f"{path.name} wrote files next to itself"
+    assert run.files_after == run.files_before, f"{run.notebook.name} wrote files next to itself"
 
 
 # ---------------------------------------------------------------- data.py

@@ -21,14 +21,15 @@ from pathlib import Path
 import pytest
 
 from conftest import PARTS, REPO
+from notebooks import NOTEBOOKS
 from test_handout import NOTEBOOK, collect, handout_copy, with_outputs
-from test_notebooks import CELL_TIMEOUT_S, NOTEBOOKS, SMOKE_BUDGET_S
 
 pypdf = pytest.importorskip("pypdf")
 
 RERUN = ("run Kernel > Restart & Run All (on Colab: Runtime > Restart session and run all), "
          "wait for the last cell, save the notebook, then run make_pdf again.")
 MAKE_PDF_S = 300            # one make_pdf run, Chromium's start included (measured: 4-8 s)
+NOTEBOOK_RUN_S = 300        # a smoke run of a notebook, kernel start included (measured: 7-34 s)
 
 
 def load_make_pdf():
@@ -117,28 +118,15 @@ def chromium():
     return found
 
 
-def execute_in_place(notebook):
-    """Run the notebook as a student would before making the PDF: smoke mode, saved with its outputs."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    nb = nbformat.read(str(notebook), as_version=4)
-    env = dict(os.environ, HW4_SMOKE="1", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    nbclient.NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT_S,
-                            resources={"metadata": {"path": str(notebook.parent)}}).execute(env=env)
-    nbformat.write(nb, str(notebook))
-
-
 @pytest.fixture(scope="session")
-def converted(tmp_path_factory, chromium):
-    """converted(part) -> (handout folder, make_pdf's result): each part executed and converted once."""
+def converted(executed_notebook, chromium):
+    """converted(part) -> (handout folder, make_pdf's result): each part's executed notebook (shared with
+    test_notebooks.py) converted once."""
     done = {}
 
     def get(part):
         if part not in done:
-            folder = handout_copy(tmp_path_factory.mktemp(f"pdf-{part}"), part, package_from=REPO / "solution" / part)
-            shutil.copy(NOTEBOOKS[part][0], folder / NOTEBOOK[part])      # the notebook with its TODO cells done
-            execute_in_place(folder / NOTEBOOK[part])
+            folder = executed_notebook(part).folder
             done[part] = folder, make_pdf(folder, chromium=chromium)
         return done[part]
     return get
@@ -149,7 +137,8 @@ def pdf_of(part):
 
 
 @pytest.mark.notebook
-@pytest.mark.timeout(5 * SMOKE_BUDGET_S + MAKE_PDF_S)
+@pytest.mark.xdist_group("notebooks")
+@pytest.mark.timeout(NOTEBOOK_RUN_S + MAKE_PDF_S)
 @pytest.mark.parametrize("part", sorted(PARTS))
 def test_pdf_holds_every_figure_and_heading(part, converted):
     folder, done = converted(part)
@@ -172,7 +161,8 @@ def test_pdf_holds_every_figure_and_heading(part, converted):
 
 
 @pytest.mark.notebook
-@pytest.mark.timeout(5 * SMOKE_BUDGET_S + MAKE_PDF_S)
+@pytest.mark.xdist_group("notebooks")
+@pytest.mark.timeout(NOTEBOOK_RUN_S + MAKE_PDF_S)
 @pytest.mark.parametrize("part", sorted(PARTS))
 def test_first_pages_render_with_their_figures(part, converted, tmp_path):
     """pdftoppm draws the pages up to the first figure; that page is darker than the title page (the
@@ -198,7 +188,8 @@ def test_first_pages_render_with_their_figures(part, converted, tmp_path):
 
 
 @pytest.mark.notebook
-@pytest.mark.timeout(5 * SMOKE_BUDGET_S + MAKE_PDF_S)
+@pytest.mark.xdist_group("notebooks")
+@pytest.mark.timeout(NOTEBOOK_RUN_S + MAKE_PDF_S)
 def test_merge_puts_the_given_pdfs_first_in_their_order(converted, chromium, tmp_path):
     source, done = converted("part1")
     assert done.returncode == 0, done.stderr
@@ -222,7 +213,8 @@ def test_merge_puts_the_given_pdfs_first_in_their_order(converted, chromium, tmp
 
 
 @pytest.mark.notebook
-@pytest.mark.timeout(5 * SMOKE_BUDGET_S + MAKE_PDF_S)
+@pytest.mark.xdist_group("notebooks")
+@pytest.mark.timeout(NOTEBOOK_RUN_S + MAKE_PDF_S)
 def test_a_missing_figure_warns_and_the_pdf_is_still_made(converted, chromium, tmp_path):
     source, done = converted("part1")
     assert done.returncode == 0, done.stderr
