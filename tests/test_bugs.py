@@ -4,6 +4,10 @@ The catalogue is autograder/hw4/mistakes.py; each mistake is an edit of the refe
 It is trusted code, so its cases run in this process (tools/in_process.py), through the same
 run-case module and verdict as the sandbox; tests/test_grading.py grades a few through the zip.
 Only the bug's file is graded: files are graded independently of each other.
+
+Hidden cases are shown to students only after the due date, so every known mistake must also
+show in the public cases, which students run before handing in: hidden cases are there to
+catch code that does not generalise (other shapes, seeds, dtypes, batch 1) or hard-coded answers.
 """
 import shutil
 from pathlib import Path
@@ -44,6 +48,8 @@ def grade_bug(bug, references, folder: Path):
 
 @pytest.mark.parametrize("bug", BUGS, ids=lambda bug: bug.name)
 def test_bug_loses_points_exactly_where_it_is(bug, references, manifests, tmp_path):
+    """The bug loses points on each function of `loses` (at least half, branch bugs excepted), in a
+    public case of each, and nowhere else."""
     totals, tests = grade_bug(bug, references, tmp_path)
     for function, (earned, possible) in totals.items():
         if function in bug.loses:
@@ -57,6 +63,17 @@ def test_bug_loses_points_exactly_where_it_is(bug, references, manifests, tmp_pa
     if bug.name in recorded_mistakes(manifests[bug.part]):
         named = [t for t in tests if bug.misconception in t.mistakes]
         assert named, f"{bug.name}: no failed case names the mistake"
+    assert_shows_in_public_cases(bug, tests)
+
+
+def assert_shows_in_public_cases(bug, tests):
+    """Each function a known mistake breaks loses points in a case students run before the deadline
+    (checked on the grading above, so that the catalogue is graded once)."""
+    failed = [t for t in tests if t.score < t.max_score]
+    for function in bug.loses:
+        public = [t.name for t in failed if not t.hidden and t.name.startswith(function + ":")]
+        hidden = [t.name for t in failed if t.hidden and t.name.startswith(function + ":")]
+        assert public, f"{bug.name}: {function} loses points only in hidden cases: {hidden}"
 
 
 def recorded_mistakes(manifest):
