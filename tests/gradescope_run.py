@@ -1,40 +1,59 @@
-"""Grade a submission folder exactly as Gradescope would: through a part's autograder zip.
+"""Grade a submission folder exactly as Gradescope would, through a part's autograder zip, and watch the run.
 
-    results, completed, root = grade_with_zip(zip_path, submission_dir, tmp_path)
+    run = grade_with_zip(zip_path, submission_dir, workdir, timeout=300, prepare=None, user=None, args=())
 
-lays out a fresh grading root (ROOT/source is the unzipped zip, ROOT/submission a copy of
-`submission_dir`, links kept as links), runs `AUTOGRADER_ROOT=ROOT bash ROOT/source/run_autograder`
-with the project's virtual environment first on PATH, and returns the parsed
-ROOT/results/results.json (None when it is missing or not valid JSON), a
-subprocess.CompletedProcess (stdout and stderr together in `stdout`; returncode None when the
-run was killed at `timeout`; `elapsed` seconds as an extra attribute) and ROOT.
+lays out a fresh grading root with autograder/tools/through_zip.py (ROOT/source is the unzipped
+zip, ROOT/submission a copy of `submission_dir`, links kept as links; owned by `user` when one
+is given), calls `prepare(root)` (to edit the submission in place, for instance), then runs
+ROOT/source/run_autograder through through_zip.run_autograder, with the project's virtual
+environment first on PATH, the extra command-line `args`, and, with `user`, as that user (a TA
+on a shared machine: root starts it as them). While it runs, a thread watches it: which sandbox
+users it holds (gs-student, or a spare when another grader holds it) and which scratch folders
+its workers use. Returns a Run: the Grading (results.json parsed or None, ROOT, seconds,
+returncode None when killed at `timeout`, the end of the output), what was watched, and the
+run's span in clock ticks since boot.
 
-The grading root is made world-traversable (as /autograder is on Gradescope), so that the
-grader's own lock-down, not pytest's private temporary folders, is what keeps the sandboxed
-student code out of it. When `tmp_path` lies under a private folder, the root is made in the
-system's temporary folder instead; `remove_root(root)` deletes it.
+The grading root is world-traversable (as /autograder is on Gradescope): the grader's own
+lock-down, not a private temporary folder, is what must keep sandboxed code out of it.
+`remove_root(root)` deletes it.
 
-Nothing here imports the grader: it only unzips, runs and reads files.
+Also here: a zip's manifest, results.json against Gradescope's schema, a tree's hashes, the
+processes of a user, and the unprivileged users the harness grades as.
 """
+import fcntl
 import hashlib
 import json
 import os
+import pwd
+import re
 import shutil
 import signal
 import stat
 import subprocess
-import tempfile
-import time
+import sys
+import threading
 import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from autograder.tools.through_zip import Grading, lay_out, run_autograder  # noqa: E402
+
 VENV_BIN = REPO / ".venv" / "bin"
 SANDBOX_USER = os.environ.get("AUTOGRADER_SANDBOX_USER", "gs-student")
+TA_USER = os.environ.get("HW4_TA_USER", "hw4-atk-ta")     # the unprivileged user grading runs as
+TA_SPARES = 8
+TA_LOCKS = Path("/tmp/hw4-atk-ta-locks")                   # one grading at a time per TA user
 TEST_STATUSES = ("passed", "failed")
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
-ROOT_PREFIX = "hw4-grading-root-"
+# A worker's scratch folder, as its command line (or bubblewrap's) names it.
+SCRATCH_IN_COMMAND = re.compile(
+    r"(/[^\s\0]*?/autograder-[A-Za-z0-9_]{8})/(?:runner|inputs|submission|home|tmp|shm|out)\b")
 
 
 def manifest_of(zip_path: Path) -> dict:
@@ -45,33 +64,6 @@ def manifest_of(zip_path: Path) -> dict:
         if len(names) != 1:
             raise ValueError(f"{zip_path} holds {len(names)} manifests, not 1")
         return json.loads(archive.read(names[0]))
-
-
-def _world_traversable(path: Path) -> bool:
-    path = path.resolve()
-    for folder in [path, *path.parents]:
-        try:
-            if not os.stat(folder).st_mode & stat.S_IXOTH:
-                return False
-        except OSError:
-            return False
-    return True
-
-
-def make_root(tmp_path: Path) -> Path:
-    """A fresh, empty grading root that another user could reach (mode 755)."""
-    tmp_path = Path(tmp_path)
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    if _world_traversable(tmp_path):
-        root = Path(tempfile.mkdtemp(prefix="autograder-root-", dir=tmp_path))
-    else:
-        root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
-        try:
-            (tmp_path / "grading_root").symlink_to(root)   # a pointer for whoever inspects tmp_path
-        except OSError:
-            pass
-    os.chmod(root, 0o755)
-    return root
 
 
 def remove_root(root: Path) -> None:
@@ -96,70 +88,90 @@ def sha256_tree(folder: Path) -> Dict[str, str]:
     return digests
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    """Stop the run_autograder process group (ours: started with its own session)."""
-    for sig in (signal.SIGCONT, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+# -- grading, watched ----------------------------------------------------------------------
+@dataclass
+class Run:
+    """One grading through the zip, and what was seen of it while it ran."""
+
+    grading: Grading
+    sandbox_users: List[str] = field(default_factory=list)      # sandbox users whose lock it held
+    scratch_folders: List[str] = field(default_factory=list)    # its workers' scratch folders
+    started_ticks: float = 0.0
+    ended_ticks: float = 0.0
+
+    @property
+    def results(self) -> Optional[dict]:
+        return self.grading.results
+
+    @property
+    def root(self) -> Path:
+        return self.grading.root
+
+    @property
+    def elapsed(self) -> float:
+        return self.grading.seconds
+
+    @property
+    def timed_out(self) -> bool:
+        return self.grading.timed_out
+
+    @property
+    def output(self) -> str:
+        return self.grading.output
 
 
-def run_autograder(root: Path, timeout: float = 300, log_path: Optional[Path] = None,
-                   extra_env: Optional[dict] = None) -> subprocess.CompletedProcess:
-    """`AUTOGRADER_ROOT=root bash root/source/run_autograder`, bounded by `timeout` seconds."""
-    env = dict(os.environ)
-    env.update(extra_env or {})
-    env["AUTOGRADER_ROOT"] = str(root)
-    env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "/usr/bin:/bin")])
-    command = ["bash", str(root / "source" / "run_autograder")]
-    log_path = Path(log_path) if log_path else root.parent / f"{root.name}.log"
-    started = time.monotonic()
-    started_ticks = boot_ticks()
-    users = set()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   env=env, start_new_session=True)
-        returncode = None
+class Watcher:
+    """Polls a running run_autograder (it execs the grader in its own process) and what it started."""
+
+    def __init__(self, every: float = 0.1):
+        self.every = every
+        self.users, self.scratch = set(), set()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self, pid: int) -> None:
+        self._thread = threading.Thread(target=self._loop, args=(pid,), daemon=True)
+        self._thread.start()
+
+    def _loop(self, pid: int) -> None:
         while True:
-            users |= _sandbox_users_held(process.pid)
-            try:
-                returncode = process.wait(timeout=0.1)
+            self.look(pid)
+            if self._stop.wait(self.every):
                 break
-            except subprocess.TimeoutExpired:
-                if time.monotonic() - started > timeout:
-                    _kill_group(process)
-                    process.wait()
-                    returncode = None
-                    break
-    elapsed = time.monotonic() - started
-    ended_ticks = boot_ticks()
-    with open(log_path, "rb") as log:
-        size = os.fstat(log.fileno()).st_size
-        log.seek(max(0, size - 20000))
-        output = log.read().decode(errors="replace")
-    completed = subprocess.CompletedProcess(command, returncode, stdout=output, stderr="")
-    completed.elapsed = elapsed
-    completed.timed_out = returncode is None
-    completed.log_path = log_path
-    completed.sandbox_users = sorted(users)
-    completed.started_ticks, completed.ended_ticks = started_ticks, ended_ticks
-    return completed
+
+    def look(self, pid: int) -> None:
+        self.users |= _sandbox_users_held(pid)
+        for child in _descendants(pid):
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as handle:
+                    command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            self.scratch.update(match.group(1) for match in SCRATCH_IN_COMMAND.finditer(command))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
-def boot_ticks() -> float:
-    """Now, in the unit of /proc/<pid>/stat's start time (clock ticks since boot)."""
-    with open("/proc/uptime") as handle:
-        return float(handle.read().split()[0]) * os.sysconf("SC_CLK_TCK")
-
-
-def start_ticks(pid: int) -> Optional[int]:
-    """When process `pid` started, in clock ticks since boot (None if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
+def _descendants(pid: int) -> List[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as handle:
+                    children = [int(child) for child in handle.read().split()]
+            except OSError:
+                continue
+            found.extend(children)
+            todo.extend(children)
+    return found
 
 
 def _sandbox_users_held(pid: int) -> set:
@@ -183,42 +195,37 @@ def _sandbox_users_held(pid: int) -> set:
     return users
 
 
-def read_results(root: Path) -> Optional[dict]:
-    """ROOT/results/results.json parsed, or None when missing, not a regular file or not JSON."""
-    path = root / "results" / "results.json"
-    try:
-        if path.is_symlink() or not path.is_file():
-            return None
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return document if isinstance(document, dict) else None
-
-
-def grade_with_zip(zip_path: Path, submission_dir: Path, tmp_path: Path, timeout: float = 300,
-                   prepare: Optional[Callable[[Path], None]] = None, extra_env: Optional[dict] = None
-                   ) -> Tuple[Optional[dict], subprocess.CompletedProcess, Path]:
-    """Grade `submission_dir` through `zip_path` in a fresh root; see the module's docstring.
-
-    `prepare(root)` runs after the root is laid out and before grading (to edit the submission
-    in place, for instance).
-    """
-    root = make_root(Path(tmp_path))
-    with zipfile.ZipFile(zip_path) as archive:
-        archive.extractall(root / "source")
-        for info in archive.infolist():      # extractall drops the modes: restore the executable bits
-            mode = (info.external_attr >> 16) & 0o777
-            if mode:
-                os.chmod(root / "source" / info.filename, mode)
-    if submission_dir is not None:
-        shutil.copytree(submission_dir, root / "submission", symlinks=True)
-    else:
-        (root / "submission").mkdir()
+def grade_with_zip(zip_path: Path, submission_dir: Optional[Path], workdir: Path, timeout: float = 300,
+                   prepare: Optional[Callable[[Path], None]] = None, user: Optional[str] = None,
+                   args: Sequence[str] = (), env: Optional[dict] = None) -> Run:
+    """Grade `submission_dir` through `zip_path` in a fresh root; see the module's docstring."""
+    root = lay_out(Path(zip_path), Path(submission_dir) if submission_dir is not None else None, Path(workdir),
+                   owner=user)
     if prepare is not None:
         prepare(root)
-    completed = run_autograder(root, timeout=timeout, log_path=Path(tmp_path) / f"{root.name}.log",
-                               extra_env=extra_env)
-    return read_results(root), completed, root
+    watcher = Watcher()
+    started = boot_ticks()
+    try:
+        grading = run_autograder(root, python_bin=VENV_BIN, timeout=timeout, args=tuple(args), env=env,
+                                 on_start=watcher.start, user=user)
+    finally:
+        watcher.stop()
+    return Run(grading, sorted(watcher.users), sorted(watcher.scratch), started, boot_ticks())
+
+
+def boot_ticks() -> float:
+    """Now, in the unit of /proc/<pid>/stat's start time (clock ticks since boot)."""
+    with open("/proc/uptime") as handle:
+        return float(handle.read().split()[0]) * os.sysconf("SC_CLK_TCK")
+
+
+def start_ticks(pid: int) -> Optional[int]:
+    """When process `pid` started, in clock ticks since boot (None if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 # -- reading results ----------------------------------------------------------------------
@@ -266,6 +273,13 @@ def schema_problems(results: Optional[dict]) -> List[str]:
     return problems
 
 
+def isolation_mode_of(results: Optional[dict]) -> Optional[str]:
+    """results.json's extra_data.isolation.mode (None when absent)."""
+    extra = (results or {}).get("extra_data")
+    isolation = extra.get("isolation") if isinstance(extra, dict) else None
+    return isolation.get("mode") if isinstance(isolation, dict) else None
+
+
 def function_of(test: dict) -> str:
     extra = test.get("extra_data") if isinstance(test.get("extra_data"), dict) else {}
     return extra.get("function") or test["name"].split(":", 1)[0].strip()
@@ -283,24 +297,75 @@ def tests_by_function(results: dict) -> Dict[str, List[dict]]:
     return grouped
 
 
-# -- processes of the sandbox user --------------------------------------------------------
+# -- users and their processes -------------------------------------------------------------------
 def sandbox_uid(user: str = SANDBOX_USER) -> Optional[int]:
-    import pwd
     try:
         return pwd.getpwnam(user).pw_uid
     except KeyError:
         return None
 
 
-def _status_field(pid: int, field: str) -> Optional[str]:
+def ensure_ta_user(name: str) -> pwd.struct_passwd:
+    """An ordinary user with a home folder (created if missing; root only)."""
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", "--user-group", name],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        entry = pwd.getpwnam(name)
+    if entry.pw_uid == 0:
+        raise RuntimeError(f"{name} is root")
+    home = Path(entry.pw_dir)
+    if not home.is_dir():
+        home.mkdir(parents=True, mode=0o755)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+    return entry
+
+
+@contextmanager
+def ta_user(base: str = TA_USER) -> Iterator[pwd.struct_passwd]:
+    """An unprivileged TA user that no other grading of this harness is using, held until the end
+    of the block (its processes are then this grading's only: the harness counts them)."""
+    try:
+        TA_LOCKS.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(TA_LOCKS)
+    if info.st_uid != 0 or not stat.S_ISDIR(info.st_mode) or info.st_mode & 0o077:
+        raise RuntimeError(f"{TA_LOCKS} is not a root-only folder")
+    for index in range(TA_SPARES):
+        name = base if index == 0 else f"{base}{index}"
+        fd = os.open(TA_LOCKS / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        try:
+            entry = ensure_ta_user(name)
+            kill_pids(processes_of(entry.pw_uid), entry.pw_uid)     # what a crashed earlier run left
+            yield entry
+        finally:
+            os.close(fd)
+        return
+    raise RuntimeError(f"all {TA_SPARES} TA users are busy")
+
+
+def _status_field(pid: int, name: str) -> Optional[str]:
     try:
         with open(f"/proc/{pid}/status") as handle:
             for line in handle:
-                if line.startswith(field + ":"):
+                if line.startswith(name + ":"):
                     return line.split(":", 1)[1].strip()
     except OSError:
         return None
     return None
+
+
+def process_state(pid: int) -> Optional[str]:
+    """The state letter of a process (R, S, T, Z, ...), None when it is gone."""
+    state = _status_field(pid, "State")
+    return state.split()[0] if state else None
 
 
 def processes_of(uid: Optional[int]) -> Dict[int, str]:
@@ -337,3 +402,21 @@ def kill_pids(pids, uid: Optional[int]) -> None:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def namespaces_work_as(uid: int, gid: int) -> Optional[str]:
+    """None when bubblewrap makes namespaces here as that (unprivileged) user; else why not.
+    $AUTOGRADER_BWRAP names bubblewrap's command, as for the grader."""
+    bwrap = os.environ.get("AUTOGRADER_BWRAP", "bwrap")
+    if shutil.which(bwrap) is None:
+        return f"bubblewrap ({bwrap}) is not installed"
+    command = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
+               "--dev", "/dev", "/bin/true"]
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              timeout=30, cwd="/", user=uid, group=gid, extra_groups=[])
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap could not run ({error})"
+    if done.returncode != 0:
+        return "bubblewrap could not make namespaces: " + done.stderr.decode(errors="replace").strip()[:300]
+    return None

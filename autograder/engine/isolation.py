@@ -20,13 +20,14 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-from autograder.engine.processes import descendants_of
+from autograder.engine.processes import descendants_of, remove_sysv_ipc
 from autograder.engine.session import Launch, Launcher, Scratch
 from autograder.engine.users import SandboxUser, acquire_user, kill_user, processes_of
 
@@ -61,6 +62,7 @@ class Isolation(Launcher):
 
     name = "none"
     namespaces = False
+    private_ipc = False
 
     def __init__(self, python: str, user: Optional[SandboxUser] = None, limits: Limits = Limits()):
         self.python, self.user, self.limits = python, user, limits
@@ -154,6 +156,7 @@ class SeparateUser(Isolation):
                         os.unlink(entry.path)
                 except OSError:
                     pass
+        remove_sysv_ipc(self.user.uid)
 
 
 class Namespaces(Isolation):
@@ -161,6 +164,7 @@ class Namespaces(Isolation):
     folder only; private /tmp, /var/tmp and /dev/shm; loopback only; its own PID namespace."""
 
     namespaces = True
+    private_ipc = True      # the worker has an IPC namespace of its own: it clears it after each case
 
     @property
     def name(self):
@@ -186,6 +190,68 @@ class Namespaces(Isolation):
     def wrap(self, worker_command: List[str], scratch: Scratch) -> List[str]:
         return bwrap_command(scratch, self._venv()) + worker_command
 
+    # Without a dedicated user, student code runs as the grader's own user and owns its writable
+    # folders: a folder it made unreadable (mode 000) could not be emptied after a case (it would
+    # stay for later cases) nor removed at the end (left in the temporary folder). The owner's
+    # access is given back before each clean-up.
+    def launch(self, worker_command: List[str], scratch: Scratch) -> Launch:
+        self.scratch = scratch
+        return super().launch(worker_command, scratch)
+
+    def after_case(self, scratch) -> None:
+        if self.user is None and scratch is not None:
+            reopen_writable(scratch)
+            scratch.clear_writable()
+
+    def close(self) -> None:
+        if self.user is None and getattr(self, "scratch", None) is not None:
+            reopen_writable(self.scratch)      # the session removes the scratch folder next
+        super().close()
+
+
+REOPEN_DEPTH = 128      # folders nested deeper than this stay as they are
+
+
+def reopen_writable(scratch: Scratch) -> None:
+    """Give the owner back read, write and search access to the scratch's writable folders and
+    every folder below them, never following a link."""
+    try:
+        root = os.open(scratch.root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        for name in scratch.WRITABLE:
+            _reopen(root, name, REOPEN_DEPTH)
+    finally:
+        os.close(root)
+
+
+def _reopen(parent: int, name: str, depth: int) -> None:
+    try:
+        handle = os.open(name, os.O_PATH | os.O_NOFOLLOW, dir_fd=parent)
+    except OSError:
+        return
+    try:
+        mode = os.fstat(handle).st_mode
+        if not stat.S_ISDIR(mode):
+            return
+        if mode & 0o700 != 0o700:       # through the descriptor: the very folder, not a link
+            os.chmod(f"/proc/self/fd/{handle}", stat.S_IMODE(mode) | 0o700)
+        folder = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+    except OSError:
+        return
+    finally:
+        os.close(handle)
+    try:
+        if depth > 0:
+            with os.scandir(folder) as entries:
+                names = [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
+            for child in names:
+                _reopen(folder, child, depth - 1)
+    except OSError:
+        pass
+    finally:
+        os.close(folder)
 
 
 def _system_binds() -> List[str]:

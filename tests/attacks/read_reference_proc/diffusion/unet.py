@@ -5,8 +5,11 @@
 # try what would leak the grader's data: environ, maps, mem, the open descriptors
 # (/proc/PID/fd/N), the working folder (/proc/PID/cwd), and the grading root through
 # /proc/PID/root. Reading a process of our own user does not count (it holds no expected
-# output). SinusoidalPositionEmbeddings answers right only if anything of another user's
-# process could be read. Expected: nothing; SinusoidalPositionEmbeddings scores 0.
+# output), unless its command line names the grading root: that is the grader itself, which
+# holds the expected outputs whatever user it runs as (a TA grading without a separate
+# sandbox user). SinusoidalPositionEmbeddings answers right only if anything of another
+# user's process, or of the grader, could be read. Expected: nothing;
+# SinusoidalPositionEmbeddings scores 0.
 import os as _hw4_os
 import sys as _hw4_sys
 
@@ -47,7 +50,16 @@ def _hw4_targets():
                 continue
             if any(marker and marker in cmdline for marker in markers):
                 pids.append(int(entry))
-    return [pid for pid in pids if pid != _hw4_os.getpid() and _hw4_uid(pid) != _hw4_os.getuid()]
+    return [pid for pid in pids if pid != _hw4_os.getpid()
+            and (_hw4_uid(pid) != _hw4_os.getuid() or _HW4_ROOT in _hw4_cmdline(pid))]
+
+
+def _hw4_cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _hw4_read(path, size=256):
