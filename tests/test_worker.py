@@ -24,7 +24,7 @@ COUNTER = textwrap.dedent('''
     import os as _os, subprocess as _subprocess
     with open({path!r}, "a") as _handle:
         _handle.write("imported\\n")
-    _subprocess.Popen(["sleep", "300"], start_new_session=True)     # a daemon started at import
+    _subprocess.Popen(["sleep", {seconds!r}], start_new_session=True)     # a daemon started at import
 ''')
 
 
@@ -40,24 +40,25 @@ def grade_plainly(part, submission, mode, only_files):
         session.close()
 
 
-def sleepers():
-    done = subprocess.run(["pgrep", "-f", "^sleep 300$"], capture_output=True, text=True)
+def sleepers(seconds: str):
+    done = subprocess.run(["pgrep", "-f", f"^sleep {seconds}$"], capture_output=True, text=True)
     return {int(pid) for pid in done.stdout.split()}
 
 
 @pytest.mark.parametrize("mode, imports", [("fork", "once"), ("in-process", "per case")])
 def test_a_graded_file_is_imported_once_in_fork_mode(mode, imports, tmp_path):
     counter = tmp_path / "imports.txt"
-    source = (REPO / "solution" / "part1" / "gan" / "losses.py").read_text() + COUNTER.format(path=str(counter))
+    seconds = f"300.{os.getpid()}{len(mode)}"          # names this test's daemons among other tests'
+    source = (REPO / "solution" / "part1" / "gan" / "losses.py").read_text() + COUNTER.format(
+        path=str(counter), seconds=seconds)
     submission = make_submission(tmp_path, "part1", {"gan/losses.py": source})
-    before = sleepers()
     tests = grade_plainly("part1", submission, mode, ["gan/losses.py"])
     assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
     count = counter.read_text().count("imported")
     assert count == (1 if imports == "once" else len(tests)), count
     if mode == "fork":          # what the import started was killed with the import; nothing is left
         time.sleep(0.2)
-        assert not sleepers() - before
+        assert not sleepers(seconds)
 
 
 def test_the_address_space_limit_counts_what_the_imports_mapped(tmp_path):

@@ -147,6 +147,6 @@ def open_session(manifest: dict, inputs: Iterable[Path], files: Dict[str, Option
     scratch.seal((launcher.user.uid, launcher.user.gid) if launcher.user else None)
     command = worker_command(launcher.worker_python(python), launcher.scratch_paths(scratch), manifest["table"],
                              manifest.get("allowed_imports", []), mode, memory_allowance=memory_allowance,
-                             seccomp=seccomp, isolated=isolated)
+                             seccomp=seccomp, isolated=isolated, private_ipc=launcher.private_ipc)
     return WorkerSession(scratch, launcher, command, start_timeout, side_by_side=mode == "fork")
 

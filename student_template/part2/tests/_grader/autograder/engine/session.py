@@ -62,6 +62,7 @@ class Launcher:
     name = "none"
     user = None                 # a dedicated user the worker runs as, if any
     owner_uid = None            # who must own the files read back (None: anyone, this same user)
+    private_ipc = False         # whether the worker has an IPC namespace of its own (its to clear)
 
     def scratch_paths(self, scratch: "Scratch") -> "Scratch":
         """The scratch folder as the worker sees it."""
@@ -152,12 +153,13 @@ class Scratch:
 
 
 def worker_command(python: str, scratch: Scratch, table: str, allowed: List[str], mode: str,
-                   memory_allowance: int = 0, seccomp: bool = False, isolated: bool = True) -> List[str]:
+                   memory_allowance: int = 0, seccomp: bool = False, isolated: bool = True,
+                   private_ipc: bool = False) -> List[str]:
     command = [python, "-I" if isolated else "-B", str(scratch.runner / "autograder" / "engine" / "worker.py"),
                "--table", table, "--runner", str(scratch.runner), "--submission", str(scratch.submission),
                "--inputs", str(scratch.inputs), "--out", str(scratch.out), "--allowed", ",".join(allowed),
                "--mode", mode, "--memory-allowance", str(memory_allowance)]
-    return command + (["--seccomp"] if seccomp else [])
+    return command + (["--seccomp"] if seccomp else []) + (["--private-ipc"] if private_ipc else [])
 
 
 def default_mode() -> str:

@@ -31,6 +31,7 @@ per function, not one per case. Nothing the worker says is trusted beyond what i
 student's own grade: the verdict comes from the outputs the trusted side reads and compares.
 """
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -48,7 +49,8 @@ if __name__ == "__main__":  # run as a script: the folder holding the autograder
     sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != os.path.dirname(os.path.realpath(__file__))]
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))))
 
-from autograder.engine.processes import become_subreaper, cpu_seconds, kill_descendants  # noqa: E402
+from autograder.engine.processes import (become_subreaper, children_of, cpu_seconds,  # noqa: E402
+                                         kill_descendants, remove_sysv_ipc)
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -187,6 +189,7 @@ class Worker:
         self.guard = ImportGuard(args.allowed, self.part.package, args.submission, graded_modules).install()
         self.out = run_case.OutputFolder(args.out)
         self.zygotes = {}           # module name -> Zygote
+        gc.freeze()     # what is imported so far stays out of the collector: forked children do not copy it
 
     @staticmethod
     def _limit_memory(allowance: int):
@@ -341,6 +344,22 @@ class Zygote:
             status = reply.get("status") if isinstance(reply.get("status"), dict) else {}
             self.import_failure = {"ended": "import error", "exit": None, "signal": None, "import": status}
             self.stop()
+        else:
+            self._take_over(reply.get("pid"))
+
+    def _take_over(self, pid) -> None:
+        """The zygote goes on in a copy of itself (see _leave_import_threads_behind): reap the original,
+        and from now on wait for and kill the copy, which must be one of this worker's children."""
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        if isinstance(pid, int) and pid in children_of(os.getpid()):
+            self.pid = pid
+        else:       # not our child: whatever wrote that line, the file's cases cannot run
+            self.import_failure = {"ended": "import crash", "exit": None, "signal": None}
+            self.pid = None
+            self.stop()
 
     def _alive(self) -> bool:
         try:
@@ -408,23 +427,23 @@ class Zygote:
                 if isinstance(answer, dict) else dict(died[0]) for answer in answers]
 
     def stop(self) -> None:
-        if self.pid is None:
-            return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            _, status = os.waitpid(self.pid, 0)
-            if self._status is None:
-                self._status = status
-        except ChildProcessError:
-            pass
-        for fd in (self.commands, self.replies):
+        if self.pid is not None:
             try:
-                os.close(fd)
+                os.kill(self.pid, signal.SIGKILL)
             except OSError:
                 pass
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                if self._status is None:
+                    self._status = status
+            except ChildProcessError:
+                pass
+        for fd in (self.commands, self.replies):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         self.pid = self.commands = self.replies = None
 
     # -- inside the zygote -----------------------------------------------------------------
@@ -441,13 +460,27 @@ class Zygote:
         if failure is not None:
             replies.write(json.dumps({"imported": False, "status": failure}) + "\n")
             return 0
-        replies.write(json.dumps({"imported": True}) + "\n")
+        self._leave_import_threads_behind()
+        gc.freeze()             # the student's module too: a collection in a case copies no page of it
+        replies.write(json.dumps({"imported": True, "pid": os.getpid()}) + "\n")
         for line in os.fdopen(command_read, "r"):
             command = json.loads(line)
             cases = [worker.cases[case_id] for case_id in command["cases"]]
             answers = self._cases(cases, module, float(command["cpu"]), float(command["wall"]))
             replies.write(json.dumps({"replies": answers}) + "\n")
         return 0
+
+    def _leave_import_threads_behind(self) -> None:
+        """Go on in a forked copy: a fork keeps only the calling thread, so threads the module started
+        at import stay in this process, which ends here. The copy, re-parented to the worker (a
+        subreaper), serves the cases."""
+        importer = os.getpid()
+        if os.fork() != 0:
+            os._exit(0)
+        while os.getppid() == importer:         # until the worker is the parent: the death signal is its
+            time.sleep(0.0005)
+        become_subreaper()
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
     def _cases(self, cases, module, cpu: float, wall: float) -> list:
         """A child per case, all forked at once, sharing the limits; then nothing of them is left."""
@@ -466,6 +499,8 @@ class Zygote:
             else:
                 replies.append({"ended": "timeout", "limit": over.get(pid, "wall"), "exit": None, "signal": None})
         kill_descendants()
+        if self.worker.args.private_ipc:
+            remove_sysv_ipc()       # every object in the sandbox's own IPC namespace is a case's
         return replies
 
     def _child(self, case, module, cpu: float) -> None:
@@ -515,6 +550,8 @@ def main(argv=None):
     parser.add_argument("--mode", choices=("fork", "in-process"), default="fork")
     parser.add_argument("--memory-allowance", type=int, default=0, help="bytes of address space for the cases")
     parser.add_argument("--seccomp", action="store_true", help="refuse network sockets with seccomp")
+    parser.add_argument("--private-ipc", action="store_true",
+                        help="the worker has an IPC namespace of its own: clear it after each case")
     args = parser.parse_args(argv)
     args.submission = os.path.realpath(args.submission) + os.sep
     args.allowed = [name for name in args.allowed.split(",") if name]
