@@ -1,5 +1,6 @@
 """Shared fixtures: the repository, the parts, and autograder zips built from the committed data."""
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -33,6 +34,8 @@ def executed_notebook(tmp_path_factory):
 
 
 def pytest_configure(config):
+    # Tests grade two at a time (xdist): one worker per grading, not one per CPU (run_autograder --lanes).
+    os.environ.setdefault("AUTOGRADER_LANES", "1")
     config.addinivalue_line("markers", "notebook: executes a solution notebook end to end (slow)")
     config.addinivalue_line("markers", "attack: grades an adversarial submission (needs root)")
 

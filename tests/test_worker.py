@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, make_submission
-from autograder.engine.grade import Grader, open_session
+from autograder.engine.grade import Grader
 from autograder.engine.locate import locate
 from autograder.engine.reference import load_reference
-from autograder.engine.session import Launcher
+from autograder.engine.session import Launcher, open_session
 
 COUNTER = textwrap.dedent('''
     import os as _os, subprocess as _subprocess

@@ -116,8 +116,13 @@ class Isolation(Launcher):
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        if self.user is not None:
-            kill_user(self.user.uid, self.user.gid)
+
+    def resume(self, process: subprocess.Popen) -> None:
+        for pid in [process.pid] + descendants_of(process.pid):
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def close(self) -> None:
         if self.user is not None:
@@ -139,6 +144,10 @@ class SeparateUser(Isolation):
     """Root without namespaces: a dedicated user, and its leftovers swept after every case."""
 
     name = "user"
+
+    def stop(self, process: subprocess.Popen) -> None:
+        super().stop(process)
+        kill_user(self.user.uid, self.user.gid)     # what left the worker's tree (setsid, double fork)
 
     def after_case(self, scratch) -> None:
         for folder in WORLD_WRITABLE:
@@ -314,6 +323,32 @@ def namespaces_work(user: Optional[SandboxUser]) -> Optional[str]:
         return None
     finally:
         probe.remove()
+
+
+def cpu_share() -> float:
+    """The share of one CPU this process may use, from its cgroup's CPU quota (1.0 when none)."""
+    try:
+        with open("/proc/self/cgroup") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return 1.0
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":                               # cgroup v2
+            try:
+                quota, period = open(f"/sys/fs/cgroup{path}/cpu.max").read().split()
+                return 1.0 if quota == "max" else min(1.0, int(quota) / int(period))
+            except (OSError, ValueError):
+                continue
+        if "cpu" in controllers.split(","):                 # cgroup v1
+            for mount in ("/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"):
+                try:
+                    quota = int(open(f"{mount}{path}/cpu.cfs_quota_us").read())
+                    period = int(open(f"{mount}{path}/cpu.cfs_period_us").read())
+                except (OSError, ValueError):
+                    continue
+                return 1.0 if quota <= 0 else min(1.0, quota / period)
+    return 1.0
 
 
 def refusal(mode: str = "auto") -> Optional[str]:

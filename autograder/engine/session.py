@@ -21,11 +21,15 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from autograder.engine.run_case import LOG_SUFFIX, OUTPUTS_SUFFIX, STATUS_SUFFIX
 
+# What the worker needs of the engine; the case table and its helpers come from the manifest.
+WORKER_FILES = ("__init__.py", "engine/__init__.py", "engine/case.py", "engine/worker.py", "engine/run_case.py",
+                "engine/imports.py", "engine/processes.py")
 MAX_OUTPUT_FILE = 8 * 1024 ** 2
 MAX_STATUS_FILE = 64 * 1024
 MAX_PROTOCOL_LINE = 1 << 20
 LOG_TAIL = 1500
 BACKSTOP = 2.0              # seconds past a case's limit before the trusted side stops the worker itself
+NUDGE = 0.25                # seconds between continuing (SIGCONT) a worker that is slow to answer
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
@@ -39,6 +43,7 @@ class CaseRun:
     exit: Optional[int] = None
     signal: Optional[int] = None
     seconds: float = 0.0
+    cpu: Optional[float] = None     # CPU seconds the case used, when it ended by itself in a forked child
     status: Optional[dict] = None   # the case's status file (the import's, for an import error)
     outputs: Optional[bytes] = None
     log: str = ""                   # the end of what the case (or the import) printed
@@ -82,6 +87,9 @@ class Launcher:
 
     def stop(self, process: subprocess.Popen) -> None:
         process.kill()
+
+    def resume(self, process: subprocess.Popen) -> None:
+        """Continue the worker and what it runs, should student code have stopped them."""
 
     def close(self) -> None:
         """Release what the launcher holds, once the worker is stopped."""
@@ -242,35 +250,42 @@ class WorkerSession:
         self.process = None
 
     def close(self) -> None:
+        """Stop the worker and remove its scratch folder (the launcher, which sessions may share, is
+        its owner's to close)."""
         self.stop()
-        self.launcher.close()
         self.scratch.remove()
 
     # -- cases ----------------------------------------------------------------------------------
     def run(self, case_id: str, module: str, cpu: float, wall: float) -> CaseRun:
         return self.run_together([case_id], module, cpu, wall)[0]
 
-    def run_together(self, case_ids: List[str], module: str, cpu: float, wall: float) -> List[CaseRun]:
+    def run_together(self, case_ids: List[str], module: str, cpu: float, wall: float,
+                     import_limits: Optional[Tuple[float, float]] = None) -> List[CaseRun]:
         """Run cases of one file side by side, each within `cpu` seconds of CPU time and `wall`
-        seconds. The worker is stopped if it does not answer within the wall-clock limit (twice:
-        its file's import may come first, with the same limits), plus a margin."""
+        seconds; its file's import, if it comes first, within `import_limits` (cpu, wall; default the
+        same). The worker is stopped if it does not answer within both wall-clock limits plus a margin."""
+        import_cpu, import_wall = import_limits or (cpu, wall)
         if self.process is None or self.process.poll() is not None:
             self.stop()
             self.start()
         started = time.monotonic()
         try:
-            self.process.stdin.write((json.dumps({"cases": case_ids, "cpu": cpu, "wall": wall}) + "\n").encode())
+            command = {"cases": case_ids, "cpu": cpu, "wall": wall, "import": [import_cpu, import_wall]}
+            self.process.stdin.write((json.dumps(command) + "\n").encode())
             self.process.stdin.flush()
         except OSError:
             self.stop()
             return [self._collect(case_id, module, CaseRun("lost")) for case_id in case_ids]
         calls = 1 if self.runs_side_by_side else len(case_ids)
-        deadline = started + (1 + calls) * wall + BACKSTOP      # the file's import, then the calls
+        deadline = started + import_wall + calls * wall + BACKSTOP     # the file's import, then the calls
         replies: Dict[str, dict] = {}
-        while len(replies) < len(case_ids):
-            reply = self._next(deadline)
+        while len(replies) < len(case_ids) and time.monotonic() < deadline:
+            reply = self._next(min(deadline, time.monotonic() + NUDGE))
             if reply is None:
-                break
+                if self.process.poll() is not None:
+                    break
+                self.launcher.resume(self.process)      # a case may have stopped the worker (SIGSTOP)
+                continue
             if reply.get("case") in case_ids:
                 replies[reply["case"]] = reply
         seconds = time.monotonic() - started
@@ -285,7 +300,7 @@ class WorkerSession:
             else:
                 limit = reply.get("limit") if reply.get("limit") in ("cpu", "wall") else None
                 run = CaseRun(str(reply.get("ended")), limit, _int(reply.get("exit")), _int(reply.get("signal")),
-                              seconds=_float(reply.get("seconds"), seconds))
+                              seconds=_float(reply.get("seconds"), seconds), cpu=_float(reply.get("cpu"), None))
                 if isinstance(reply.get("import"), dict):
                     run.status = reply["import"]
             runs.append(self._collect(case_id, module, run, clear=False))
@@ -391,3 +406,33 @@ def _int(value) -> Optional[int]:
 
 def _float(value, default: float) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def runner_files(engine_root: Path, manifest: dict) -> List[Tuple[Path, str]]:
+    """(file, path under runner/) of what the worker imports: engine modules, the case table and
+    the table's own imports (never the catalogue of mistakes, which quotes the solution)."""
+    package = engine_root.name
+    files = [(engine_root / rel, f"{package}/{rel}") for rel in WORKER_FILES]
+    for module in manifest["runner_modules"]:
+        parts = module.split(".")[1:]
+        files.append((engine_root.joinpath(*parts[:-1], parts[-1] + ".py"), "/".join([package] + parts) + ".py"))
+        for depth in range(1, len(parts)):
+            init = engine_root.joinpath(*parts[:depth], "__init__.py")
+            files.append((init, "/".join([package] + parts[:depth]) + "/__init__.py"))
+    return list(dict.fromkeys(files))
+
+
+def open_session(manifest: dict, inputs: Iterable[Path], files: Dict[str, Optional[bytes]], engine_root: Path,
+                 launcher: Launcher, python: str, mode: str, isolated: bool, start_timeout: float = 90.0,
+                 memory_allowance: int = 0, seccomp: bool = False) -> WorkerSession:
+    """A scratch folder with the engine, the table, the cases' inputs and the graded files that
+    could be read, and a session for a worker that `launcher` starts there (not started yet)."""
+    scratch = Scratch()
+    scratch.add_runner_files(runner_files(engine_root, manifest))
+    scratch.add_inputs(inputs)
+    scratch.add_submission(manifest["package"], {rel: data for rel, data in files.items() if data is not None})
+    scratch.seal((launcher.user.uid, launcher.user.gid) if launcher.user else None)
+    command = worker_command(launcher.worker_python(python), launcher.scratch_paths(scratch), manifest["table"],
+                             manifest.get("allowed_imports", []), mode, memory_allowance=memory_allowance,
+                             seccomp=seccomp, isolated=isolated, private_ipc=launcher.private_ipc)
+    return WorkerSession(scratch, launcher, command, start_timeout, side_by_side=mode == "fork")

@@ -69,6 +69,8 @@ def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), z
     manifest_here = parts.REPO / "reference_data" / part / "manifest.json"
     if zip_file == built and manifest_here.is_file() and zip_file.stat().st_mtime < manifest_here.stat().st_mtime:
         log(f"warning: {zip_file.name} is older than reference_data/{part}: run `make build` if that is not meant")
+    if jobs > 1:
+        args = list(args) + ["--lanes", "1"]    # gradings side by side: one worker each is enough
     refused = isolation.refusal("none" if "--no-isolation" in args else "auto")
     if refused:
         raise RegradeError(refused)

@@ -16,11 +16,11 @@ PART_ROOT = HERE.parent                     # the folder that holds your package
 REFERENCE = HERE / "_grader" / "reference"
 sys.path.insert(0, str(HERE / "_grader"))
 
-from autograder.engine.grade import Grader, open_session  # noqa: E402
+from autograder.engine.grade import Grader  # noqa: E402
 from autograder.engine.locate import locate  # noqa: E402
 from autograder.engine.reference import load_reference, read_manifest  # noqa: E402
 from autograder.engine.results import points_by_function  # noqa: E402
-from autograder.engine.session import Launcher, default_mode  # noqa: E402
+from autograder.engine.session import Launcher, default_mode, open_session  # noqa: E402
 
 collect_ignore = ["_grader"]
 _GRADERS = []

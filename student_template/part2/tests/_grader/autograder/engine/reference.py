@@ -1,7 +1,9 @@
 """A part's reference data as the trusted side reads it: the manifest, the expected outputs and
 the outputs of known mistakes, each checked against the manifest's sha256 before use.
 
-Plain numpy (safetensors.numpy): reading the references never imports torch.
+Plain numpy (safetensors.numpy): reading the references never imports torch. numpy is imported
+only when the data is loaded, so that reading the manifest alone is instant (the grader starts
+its workers first, then loads the data while they import torch).
 """
 import hashlib
 import json
@@ -9,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
 
-import numpy as np
-from safetensors.numpy import load as load_safetensors
 
 MANIFEST = "manifest.json"
 
@@ -23,13 +23,13 @@ class ReferenceDataError(Exception):
 class KnownMistake:
     name: str
     misconception: str
-    outputs: Dict[str, np.ndarray]
+    outputs: Dict[str, "np.ndarray"]
 
 
 @dataclass
 class Reference:
     manifest: dict
-    expected: Dict[str, Dict[str, np.ndarray]]      # case id -> output name -> array
+    expected: Dict[str, Dict[str, "np.ndarray"]]    # case id -> output name -> array
     mistakes: Dict[str, List[KnownMistake]]         # case id -> known mistakes seen on it
     folder: Path
 
@@ -64,6 +64,8 @@ def read_manifest(folder: Path) -> dict:
 
 def load_reference(folder: Path, manifest: dict = None) -> Reference:
     """The manifest and every expected output, verified against the manifest's sha256."""
+    from safetensors.numpy import load as load_safetensors
+
     manifest = manifest if manifest is not None else read_manifest(folder)
     expected, mistakes = {}, {}
     for case in manifest["cases"]:

@@ -36,12 +36,15 @@ class TimeLimit:
 
 def result(case: dict, kind: str, message: str, score: Optional[float] = None, **fields) -> TestResult:
     """A test result for `case`; failed (0 points) unless a score is given."""
-    seconds = fields.pop("seconds", None)
+    seconds, cpu = fields.pop("seconds", None), fields.pop("cpu", None)
     extra = {"case": case["id"], "function": case["function"], "file": case["file"], "kind": kind}
     if kind != "passed":
         extra["message"] = message
     if seconds is not None:
         extra["seconds"] = round(seconds, 3)
+    if cpu is not None:
+        extra["cpu"] = round(cpu, 3)        # CPU seconds, against the case's limit (extra_data["limit"])
+        extra["limit"] = case["timeout"]
     if fields.get("mistake_names"):
         extra["mistakes"] = list(fields.pop("mistake_names"))
     fields.pop("mistake_names", None)
@@ -145,19 +148,19 @@ def compare(case: dict, run: CaseRun, reference) -> TestResult:
     except Exception:  # noqa: BLE001 - any malformed file is the same failure
         return result(case, "crash", "the outputs could not be read back (unsupported dtype, such as bfloat16, "
                                      "or a damaged file)", printed=run.log, seconds=run.seconds)
-    return compare_arrays(case, actual, reference, printed=run.log, seconds=run.seconds)
+    return compare_arrays(case, actual, reference, printed=run.log, seconds=run.seconds, cpu=run.cpu)
 
 
-def compare_arrays(case: dict, actual: dict, reference, printed: str = "", seconds=None) -> TestResult:
+def compare_arrays(case: dict, actual: dict, reference, printed: str = "", seconds=None, cpu=None) -> TestResult:
     """The verdict on outputs already read back as numpy arrays (also used in-process by tools)."""
     expected = reference.expected[case["id"]]
     tolerances = {name: tuple(value) for name, value in case["tolerances"].items()}
     verdict = compare_outputs(expected, actual, tolerances, case["hidden"])
     if verdict.passed:
         hints = () if case["hidden"] else tuple(summarize(expected, actual).splitlines())
-        return result(case, "passed", verdict.message, score=case["points"], hints=hints, seconds=seconds)
+        return result(case, "passed", verdict.message, score=case["points"], hints=hints, seconds=seconds, cpu=cpu)
     known = [mistake for mistake in reference.mistakes.get(case["id"], ())
              if compare_outputs(mistake.outputs, actual, tolerances, True).passed]
     sentences = tuple(dict.fromkeys(mistake.misconception for mistake in known))
     return result(case, verdict.kind, verdict.message, rows=verdict.rows, mistakes=sentences,
-                  mistake_names=[mistake.name for mistake in known], printed=printed, seconds=seconds)
+                  mistake_names=[mistake.name for mistake in known], printed=printed, seconds=seconds, cpu=cpu)

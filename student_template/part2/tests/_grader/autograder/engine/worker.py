@@ -21,7 +21,8 @@ another in the worker itself, each importing the student's module afresh; a time
 enforced by the trusted side, which stops the worker and starts another.
 
 Protocol, one JSON object per line:
-  trusted -> worker  {"cases": [id, ...], "cpu": s, "wall": s}    cases of one file, side by side
+  trusted -> worker  {"cases": [id, ...], "cpu": s, "wall": s, "import": [cpu s, wall s]}
+                     cases of one file, side by side, and the limits of the file's import
   worker -> trusted  {"ready": true, ...} once, then a line per case, once all have ended:
                      {"case": id, "ended": how, "seconds": s, "exit": code, "signal": n, "import": {...}}
   where `how` is "exit", "signal", "timeout", "import timeout", "import crash" or "import error".
@@ -73,9 +74,9 @@ def describe_end(status) -> dict:
     return {"ended": "exit", "exit": os.WEXITSTATUS(status), "signal": None}
 
 
-def wait_for_all(pids, cpu: float, wall: float):
-    """({pid: (wait status, seconds)} of the children that ended in time, {pid: "cpu" or "wall"}
-    of those killed once they had used `cpu` seconds of CPU time or `wall` seconds had passed)."""
+def wait_for_all(pids, cpu: float, wall: float, started: float = None):
+    """({pid: (wait status, seconds, CPU seconds)} of the children that ended in time, {pid: "cpu" or
+    "wall"} of those killed once they had used `cpu` seconds of CPU time or `wall` seconds had passed)."""
     started = time.monotonic()
     pidfds = {}
     for pid in pids:
@@ -88,9 +89,9 @@ def wait_for_all(pids, cpu: float, wall: float):
         while True:
             for pid in pids:
                 if pid not in ended:
-                    done, status = os.waitpid(pid, os.WNOHANG)
+                    done, status, usage = os.wait4(pid, os.WNOHANG)
                     if done:
-                        ended[pid] = (status, time.monotonic() - started)
+                        ended[pid] = (status, time.monotonic() - started, usage.ru_utime + usage.ru_stime)
             running = [pid for pid in pids if pid not in ended]
             elapsed = time.monotonic() - started
             if not running:
@@ -170,11 +171,12 @@ class Worker:
 
         self.torch, self.run_case, self.CaseError = torch, run_case, CaseError
         torch.set_num_threads(1)
-        import safetensors.torch  # noqa: F401 - once here, not in every case
+        import safetensors.torch      # once here, not in every case
         self.table = importlib.import_module(args.table)
         self.part = self.table.PART
         if self.part.warmup is not None:
             self.part.warmup()      # lazy set-up of torch paid once, outside every case's time limit
+        safetensors.torch.save({"warm": torch.zeros(2)})    # the output path's first-call set-up, once
         self.cases = {case.id: case for case in self.part.cases}
         sources = []
         for rel in self.part.files:
@@ -223,7 +225,9 @@ class Worker:
             cases = [self.cases[case_id] for case_id in command["cases"]]
             started = time.monotonic()
             if self.args.mode == "fork":
-                replies = self.run_forked(cases, float(command["cpu"]), float(command["wall"]))
+                import_cpu, import_wall = command.get("import") or (command["cpu"], command["wall"])
+                replies = self.run_forked(cases, float(command["cpu"]), float(command["wall"]),
+                                          float(import_cpu), float(import_wall))
             else:
                 replies = [self.run_in_process(case) for case in cases]
             for case, reply in zip(cases, replies):
@@ -234,12 +238,12 @@ class Worker:
         from safetensors.torch import load_file
         return load_file(os.path.join(self.args.inputs, f"{case.id}.safetensors"))
 
-    def call(self, case, module) -> dict:
+    def call(self, case, module, inputs: dict) -> dict:
         """Forbid, call, save: the status to write (the module is imported)."""
         run_case, submission = self.run_case, self.args.submission
         undo = run_case.forbid(case.forbidden, case.function, self.CaseError, [module])
         try:
-            status, outputs = run_case.call_case(case, module, self.load_inputs(case), self.CaseError, submission,
+            status, outputs = run_case.call_case(case, module, inputs, self.CaseError, submission,
                                                  self.torch.manual_seed)
             if outputs is not None:
                 try:
@@ -252,13 +256,13 @@ class Worker:
         return status
 
     # -- fork mode ------------------------------------------------------------------------------
-    def run_forked(self, cases, cpu: float, wall: float) -> list:
+    def run_forked(self, cases, cpu: float, wall: float, import_cpu: float, import_wall: float) -> list:
         module = cases[0].module
         zygote = self.zygotes.get(module)
         if zygote is None:
             zygote = Zygote(self, module)
             self.zygotes[module] = zygote
-            zygote.start(cpu, wall)
+            zygote.start(import_cpu, import_wall)
         if zygote.import_failure is not None:
             return [dict(zygote.import_failure) for _ in cases]
         replies = zygote.run(cases, cpu, wall)
@@ -289,7 +293,7 @@ class Worker:
             module, status = run_case.import_graded(case.module, self.args.submission)
             if module is not None:
                 run_case.write_status(self.out, case.id, {"phase": "call"})
-                status = self.call(case, module)
+                status = self.call(case, module, self.load_inputs(case))
             status["phase"] = "done"
         finally:
             _flush_streams()
@@ -314,6 +318,7 @@ class Zygote:
         self._buffer = b""
         self._status = None             # the wait status, once it has ended
         self._closed = False
+        self.spare = None               # inside the zygote: the next case's child, forked ahead
 
     # -- seen from the worker ---------------------------------------------------------------------
     def start(self, cpu: float, wall: float) -> None:
@@ -423,7 +428,7 @@ class Zygote:
         answers = reply.get("replies") if isinstance(reply.get("replies"), list) else []
         if len(answers) != len(cases):
             return None
-        return [{key: answer.get(key) for key in ("ended", "limit", "exit", "signal", "seconds")}
+        return [{key: answer.get(key) for key in ("ended", "limit", "exit", "signal", "seconds", "cpu")}
                 if isinstance(answer, dict) else dict(died[0]) for answer in answers]
 
     def stop(self) -> None:
@@ -461,6 +466,8 @@ class Zygote:
             replies.write(json.dumps({"imported": False, "status": failure}) + "\n")
             return 0
         self._leave_import_threads_behind()
+        self.inputs = {case.id: worker.load_inputs(case) for case in worker.cases.values()
+                       if case.module == self.module}      # read once here, not in every case's child
         gc.freeze()             # the student's module too: a collection in a case copies no page of it
         replies.write(json.dumps({"imported": True, "pid": os.getpid()}) + "\n")
         for line in os.fdopen(command_read, "r"):
@@ -483,42 +490,120 @@ class Zygote:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
     def _cases(self, cases, module, cpu: float, wall: float) -> list:
-        """A child per case, all forked at once, sharing the limits; then nothing of them is left."""
+        """Run the cases; then nothing they started is left, and the sandbox's IPC namespace is empty."""
+        if len(cases) == 1:
+            replies = [self._one_case(cases[0], module, cpu, wall)]
+        else:
+            replies = self._side_by_side(cases, module, cpu, wall)
+        kill_descendants(keep={self.spare.pid} if self.spare else ())
+        if self.worker.args.private_ipc:
+            remove_sysv_ipc()       # every object in the sandbox's own IPC namespace is a case's
+        return replies
+
+    def _one_case(self, case, module, cpu: float, wall: float) -> dict:
+        """One case in the child forked ahead for it; the next one's child is forked while it runs (on
+        another CPU where there is one: the case itself sees no difference)."""
+        child = self.spare if self.spare is not None and self.spare.alive() else Spare.fork(self, module)
+        started = time.monotonic()
+        child.assign(case, cpu)
+        self.spare = Spare.fork(self, module, running=child)
+        ended, over = wait_for_all([child.pid], cpu, wall, started)
+        child.close()
+        if child.pid in ended:
+            status, seconds, cpu_used = ended[child.pid]
+            return {**describe_end(status), "seconds": round(seconds, 4), "cpu": round(cpu_used, 4)}
+        return {"ended": "timeout", "limit": over.get(child.pid, "wall"), "exit": None, "signal": None}
+
+    def _side_by_side(self, cases, module, cpu: float, wall: float) -> list:
+        """A child per case, all forked at once, sharing the limits."""
         pids = []
         for case in cases:
             pid = os.fork()
             if pid == 0:
+                self._close_inherited()
                 self._child(case, module, cpu)
             pids.append(pid)
         ended, over = wait_for_all(pids, cpu, wall)
         replies = []
         for pid in pids:
             if pid in ended:
-                status, seconds = ended[pid]
-                replies.append({**describe_end(status), "seconds": round(seconds, 4)})
+                status, seconds, cpu_used = ended[pid]
+                replies.append({**describe_end(status), "seconds": round(seconds, 4), "cpu": round(cpu_used, 4)})
             else:
                 replies.append({"ended": "timeout", "limit": over.get(pid, "wall"), "exit": None, "signal": None})
-        kill_descendants()
-        if self.worker.args.private_ipc:
-            remove_sysv_ipc()       # every object in the sandbox's own IPC namespace is a case's
         return replies
+
+    def _close_inherited(self, *others) -> None:
+        """In a child: the zygote's pipes, and the spare's, are none of its business."""
+        spare = (self.spare.command,) if self.spare is not None else ()
+        for fd in self.pipes + spare + others:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def _child(self, case, module, cpu: float) -> None:
         """The forked case: never returns."""
         worker, run_case = self.worker, self.worker.run_case
         code = 0
         try:
-            for fd in self.pipes:
-                os.close(fd)
             limit = int(cpu) + 2        # a backstop: the zygote stops it at `cpu` seconds
             resource.setrlimit(resource.RLIMIT_CPU, (limit, limit + 1))
             _redirect_output(worker.out.open_log(case.id + run_case.LOG_SUFFIX))
-            run_case.write_status(worker.out, case.id, {"phase": "call"})
-            run_case.write_status(worker.out, case.id, worker.call(case, module))
+            run_case.write_status(worker.out, case.id, worker.call(case, module, self.inputs[case.id]))
         except BaseException:  # noqa: B902 - the status file says what little we know
             code = 70
         _flush_streams()
         os._exit(code)
+
+
+class Spare:
+    """A child of the zygote forked ahead of its case, blocked until told which case to run."""
+
+    def __init__(self, pid: int, command: int):
+        self.pid, self.command = pid, command
+
+    @classmethod
+    def fork(cls, zygote: "Zygote", module, running: "Spare" = None) -> "Spare":
+        command_read, command_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                zygote.spare = None if running is not None else zygote.spare
+                zygote._close_inherited(command_write, *((running.command,) if running else ()))
+                line = b""
+                while not line.endswith(b"\n"):
+                    chunk = os.read(command_read, 4096)
+                    if not chunk:
+                        os._exit(0)             # the zygote ended: no case for this one
+                    line += chunk
+                os.close(command_read)
+                command = json.loads(line)
+                case = zygote.worker.cases[command["case"]]
+            except BaseException:  # noqa: B902
+                os._exit(70)
+            zygote._child(case, module, float(command["cpu"]))
+        os.close(command_read)
+        return cls(pid, command_write)
+
+    def alive(self) -> bool:
+        try:
+            done, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        return done == 0
+
+    def assign(self, case, cpu: float) -> None:
+        try:
+            os.write(self.command, (json.dumps({"case": case.id, "cpu": cpu}) + "\n").encode())
+        except OSError:
+            pass        # it died: waiting for it says how
+
+    def close(self) -> None:
+        try:
+            os.close(self.command)
+        except OSError:
+            pass
 
 
 def _redirect_output(log_fd: int) -> None:
