@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PART ?= 1
 
-.PHONY: all build test venv system-packages gradescope-env strip references zips selfcheck simulate bench mutation clean
+.PHONY: all build test venv system-packages gradescope-env strip references zips selfcheck simulate attacks bench mutation clean
 
 all: build
 
@@ -65,9 +65,14 @@ selfcheck: gradescope-env
 simulate: gradescope-env
 	$(PY) -m autograder simulate --part $(PART) $(SUBMISSION)
 
-# The project's test suite, two tests at a time (about 5 minutes on 2 cores).
+# The project's test suite, three tests at a time on the 2 cores (many wait on time limits).
 test: gradescope-env
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 3
+
+# The whole attack suite in all three isolation modes (root, an unprivileged TA, the sandbox user
+# alone); `make test` runs every attack as root and the core ones in every mode (tests/attacks/README.md).
+attacks: gradescope-env
+	HW4_ATTACK_MODES=all $(PY) -m pytest -n 2 tests/test_attacks.py
 
 # Grading time and memory (solution, template, hanging, habits, slow; natively and under Gradescope's
 # limits), regrade throughput, build steps, zip sizes; not part of `make test`. Prints the README's

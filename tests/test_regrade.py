@@ -32,6 +32,9 @@ from test_report import png_size, render
 
 from autograder.tools.regrade import grades_csv
 
+# The graded export is a module fixture: one xdist worker runs the module, so it is graded once.
+pytestmark = pytest.mark.xdist_group("regrade")
+
 PART = "part1"
 SUMMARY = re.compile(r"graded (\d+) submissions in this run \((\d+) skipped")
 SCRIPT = "<script>alert(1)</script>"
