@@ -74,11 +74,11 @@ def simulate(zip_file: Path, submission: Path, memory: Optional[int] = GRADESCOP
              log=print) -> Grading:
     """Grade `submission` through `zip_file` in the simulated Gradescope (`isolation_mode`: run_autograder's
     --isolation; "none" for --no-isolation)."""
-    if not zip_file.is_file():
-        raise SimulateError(f"{zip_file} does not exist: run `make build` first")
-    refused = isolation.refusal(isolation_mode)
+    refused = isolation.refusal(isolation_mode)     # first: it holds whatever else is wrong
     if refused:
         raise SimulateError(refused)
+    if not zip_file.is_file():
+        raise SimulateError(f"{zip_file} does not exist: run `make build` first")
     python_bin = gradescope_environment(zip_file, log=log)
     cgroup = Cgroup(f"hw4-simulate-{os.getpid()}-{os.urandom(3).hex()}", memory, cpus)
     scratch = Path(tempfile.mkdtemp(prefix="simulate-")) if workdir is None else workdir

@@ -62,6 +62,9 @@ def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), z
         part = parts.normalize(part)
     except parts.PartError as error:
         raise RegradeError(str(error)) from None
+    refused = isolation.refusal("none" if "--no-isolation" in args else "auto")   # first: it holds whatever
+    if refused:                                                                     # else is wrong
+        raise RegradeError(refused)
     built = parts.autograder_zip(part)
     zip_file = Path(zip_file) if zip_file else built
     if not zip_file.is_file():
@@ -71,9 +74,6 @@ def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), z
         log(f"warning: {zip_file.name} is older than reference_data/{part}: run `make build` if that is not meant")
     if jobs > 1:
         args = list(args) + ["--lanes", "1"]    # gradings side by side: one worker each is enough
-    refused = isolation.refusal("none" if "--no-isolation" in args else "auto")
-    if refused:
-        raise RegradeError(refused)
     manifest = read_zip_manifest(zip_file)
     old = changes_module.read_old(Path(compare), manifest) if compare else None   # a wrong file stops us now
     timeout = float(timeout) if timeout else float(manifest.get("deadline", 600)) + TIMEOUT_MARGIN
