@@ -70,7 +70,8 @@ test: gradescope-env
 	$(PY) -m pytest -n 3
 
 # The whole attack suite in all three isolation modes (root, an unprivileged TA, the sandbox user
-# alone); `make test` runs every attack as root and the core ones in every mode (tests/attacks/README.md).
+# alone); `make test` runs every attack as root and the core ones as an unprivileged TA too
+# (tests/attacks/README.md).
 attacks: gradescope-env
 	HW4_ATTACK_MODES=all $(PY) -m pytest -n 2 tests/test_attacks.py
 

@@ -30,10 +30,13 @@ Three modes, as a pytest parameter:
   or a numbered spare when another grading of this harness holds it), who owns the grading
   root; isolation auto (namespaces), so the sandbox runs as that same user;
 - "user-only": as root with --isolation user: Gradescope's container, no namespaces.
-Every attack runs as root. Those whose attack.json says "isolation": "core" (the attacks that
+An attack whose attack.json names another as "variant_of" (the same defence, tried another way)
+runs only with HW4_ATTACK_MODES=all. Every other attack runs as root. Those whose attack.json says "isolation": "core" (the attacks that
 isolation itself stops: theft, the home folder, writes, other processes, network, leftovers, ...)
-run in all three modes in every test run; those that say "isolation": true run in all three when
-HW4_ATTACK_MODES=all (`make attacks`), to keep `make test` within its time.
+also run as an unprivileged grader in every test run; with HW4_ATTACK_MODES=all (`make attacks`)
+they and those that say "isolation": true run in all three modes. `make test` leaves user-only
+mode to `make attacks` to stay within its time: it is root's own fallback, and
+test_isolation.py checks that the fallback is chosen and grades the solution in it.
 An attack that only namespaces can stop says why in "needs_namespaces" and is skipped in
 user-only mode (and in root mode where the machine has no namespaces).
 
@@ -94,7 +97,7 @@ WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/va
 SYSTEM_PLACES = ("/", "/etc", "/usr/local", "/usr/local/lib")     # where an attack run as root could write
 SPEC_KEYS = {"part", "description", "copy_from_solution", "append_to_solution", "controls", "zero",
              "symlinks", "probe_port", "max_seconds", "isolation", "needs_namespaces", "victim", "plant_home",
-             "plant_checkout", "unix_listener"}
+             "plant_checkout", "unix_listener", "variant_of"}
 VICTIM_NAME = "hw4atk-victim"
 VICTIM_SECONDS = GRADE_TIMEOUT + 300
 
@@ -123,14 +126,20 @@ def _spec_or_empty(name: str) -> dict:
 ALL_MODES = os.environ.get("HW4_ATTACK_MODES") == "all"
 
 
+MODES_NOW = MODES if ALL_MODES else ("root", "unprivileged")     # the modes of this run
+
+
 def attack_runs():
-    """(attack, mode) pairs: every attack as root; those marked "isolation": "core" in every mode,
-    and, with HW4_ATTACK_MODES=all, those marked "isolation": true too."""
+    """(attack, mode) pairs: every attack as root; those marked "isolation": "core" as an
+    unprivileged grader too; with HW4_ATTACK_MODES=all, those and the ones marked "isolation":
+    true in all three modes."""
     runs = []
     for name in ATTACKS:
         spec = _spec_or_empty(name)
+        if spec.get("variant_of") and not ALL_MODES:
+            continue            # the defence it tries is tried by the attack it names, in every run
         every_mode = spec.get("isolation") == "core" or (spec.get("isolation") is True and ALL_MODES)
-        for mode in (MODES if every_mode else ("root",)):
+        for mode in (MODES_NOW if every_mode else ("root",)):
             marks = []
             if mode == "user-only" and spec.get("needs_namespaces"):
                 marks.append(pytest.mark.skip(reason=f"only namespaces stop it: {spec['needs_namespaces']}"))
@@ -190,6 +199,14 @@ def spec_problems(name: str, spec: dict, parts: dict) -> list:
             problems.append(f"{key} is {spec[key]!r}, not true or false")
     if spec.get("isolation", False) not in (True, False, "core"):
         problems.append(f"isolation is {spec['isolation']!r}, not true, false or \"core\"")
+    if "variant_of" in spec:
+        other = _spec_or_empty(spec["variant_of"]) if spec["variant_of"] in ATTACKS else None
+        if other is None:
+            problems.append(f"variant_of names {spec['variant_of']!r}, which is not an attack here")
+        elif other.get("variant_of"):
+            problems.append(f"variant_of names {spec['variant_of']!r}, itself a variant: name the attack that runs")
+        elif other.get("isolation", False) is False and spec.get("isolation", False) is not False:
+            problems.append("a variant that needs the isolation modes must name one that runs in them")
     if "needs_namespaces" in spec:
         if not isinstance(spec["needs_namespaces"], str) or not spec["needs_namespaces"].strip():
             problems.append("needs_namespaces must say why, in words")
@@ -832,7 +849,8 @@ def run_attack(name, mode, spec, part_info, submission, tmp_path, tag, user, own
 
 
 # -- honest code -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("mode", MODES)
+# As root, test_grading.py grades the solution the same way in every run.
+@pytest.mark.parametrize("mode", MODES if ALL_MODES else ("unprivileged",))
 @pytest.mark.parametrize("part", PARTS)
 def test_solution_keeps_full_marks(part, mode, parts, tmp_path):
     """The reference solution, graded in each mode on this machine (which holds a world-readable
