@@ -24,12 +24,14 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import psutil
 import pytest
 
 from conftest import REPO
 from fixtures.make_export import BROKEN, HOSTILE, TOTALS, make_export
 from test_report import png_size, render
 
+from autograder.tools import proctable
 from autograder.tools.regrade import grades_csv
 
 # The graded export is a module fixture: one xdist worker runs the module, so it is graded once.
@@ -70,37 +72,6 @@ def full_points(manifest):
     return points
 
 
-def _tree(root: int):
-    """root and every live process below it (workers run in their own session, as another user)."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    children.setdefault(int(handle.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    found, stack = [root], [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def _kill_tree(root: int):
-    for _ in range(10):
-        pids = [pid for pid in _tree(root) if os.path.exists(f"/proc/{pid}")]
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.05)
-
-
 def _complete_rows(path: Path) -> int:
     if not path.exists():
         return 0
@@ -108,13 +79,11 @@ def _complete_rows(path: Path) -> int:
 
 
 def _leftovers(marker: Path):
+    """Live processes whose command line names `marker` (a test's folder)."""
     found = []
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and str(marker).encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                found.append(entry)
-        except OSError:
-            pass
+    for process in psutil.process_iter(["cmdline"]):
+        if any(str(marker) in part for part in process.info["cmdline"] or ()):
+            found.append(process.pid)
     return found
 
 
@@ -132,7 +101,7 @@ def graded(tmp_path_factory, autograder_zips, manifests):
         deadline = time.monotonic() + 600
         while _complete_rows(out) < 3 and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        _kill_tree(first.pid)        # as abruptly as a crash: the run and its gradings, all at once
+        proctable.kill_tree(first.pid)        # as abruptly as a crash: the run and its gradings, all at once
         first.wait()
     data = out.read_text(encoding="utf-8")
     before = {row["submission_id"]: row for row in csv.DictReader(io.StringIO(data[:data.rfind("\n") + 1]))}

@@ -2,6 +2,8 @@
 
 The engine keeps its own kill sweep (engine/processes.py): psutil is not on Gradescope.
 """
+import os
+import time
 from typing import Iterable, List, Optional, Tuple
 
 import psutil
@@ -17,9 +19,11 @@ def tree(pid: int) -> List[psutil.Process]:
 
 
 def kill_tree(pid: int, rounds: int = 20) -> None:
-    """SIGKILL a process and everything below it, the deepest first, until nothing is left."""
+    """SIGKILL a process and everything below it, the deepest first, until nothing is left.
+    This process's own children are left for their owner to reap (a subprocess.Popen keeps
+    its return code: waiting here would reap them and make it read 0)."""
     for _ in range(rounds):
-        processes = tree(pid)
+        processes = [process for process in tree(pid) if _state(process) not in (None, psutil.STATUS_ZOMBIE)]
         if not processes:
             return
         for process in reversed(processes):
@@ -27,7 +31,24 @@ def kill_tree(pid: int, rounds: int = 20) -> None:
                 process.kill()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass
-        psutil.wait_procs(processes, timeout=0.5)
+        others = [process for process in processes if _parent(process) != os.getpid()]
+        psutil.wait_procs(others, timeout=0.5)
+        if len(others) < len(processes):
+            time.sleep(0.05)
+
+
+def _state(process: psutil.Process) -> Optional[str]:
+    try:
+        return process.status()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def _parent(process: psutil.Process) -> Optional[int]:
+    try:
+        return process.ppid()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
 
 
 def processes_of_users(uids: Iterable[int]) -> List[psutil.Process]:

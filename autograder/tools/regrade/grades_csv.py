@@ -12,6 +12,7 @@ that no spreadsheet runs it as a formula, whichever separator it splits the line
 import csv
 import io
 import json
+import math
 import os
 import threading
 import unicodedata
@@ -202,3 +203,12 @@ def read_details(path: Path) -> Dict[str, dict]:
         if isinstance(entry, dict) and isinstance(entry.get("submission_id"), str):
             found[entry["submission_id"]] = entry
     return found
+
+
+def points(cell) -> float:
+    """A cell of the CSV (or a results.json score) as a number: 0 when empty, not a number, or not finite."""
+    try:
+        value = float(cell)
+    except (TypeError, ValueError):
+        return 0.0
+    return value if math.isfinite(value) else 0.0

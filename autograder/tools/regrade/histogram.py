@@ -9,6 +9,8 @@ import math
 from pathlib import Path
 from typing import List, Sequence
 
+from autograder.tools.regrade import grades_csv
+
 BINS = 20
 
 
@@ -26,14 +28,6 @@ def bins(totals: Sequence[float], max_points: float, count: int = BINS) -> List[
 def read_totals(csv_path: Path) -> List[dict]:
     with open(csv_path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
-
-
-def _number(text) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return 0.0
-    return value if math.isfinite(value) else 0.0
 
 
 def histogram_png(totals: Sequence[float], title: str, max_points: float, failed: int = 0) -> bytes:
@@ -63,6 +57,6 @@ def histogram_png(totals: Sequence[float], title: str, max_points: float, failed
 
 def write_histogram(csv_path: Path, png_path: Path, title: str, max_points: float) -> None:
     rows = read_totals(csv_path)
-    totals = [_number(row.get("total")) for row in rows]
+    totals = [grades_csv.points(row.get("total")) for row in rows]
     failed = sum(1 for row in rows if row.get("failure"))
     Path(png_path).write_bytes(histogram_png(totals, title, max_points, failed))

@@ -38,7 +38,6 @@ both), the histogram embedded as a PNG data URI; every text in it is escaped.
 import base64
 import html
 import json
-import math
 import os
 import statistics
 from pathlib import Path
@@ -86,14 +85,6 @@ TOLERANCE = 1e-6
 
 
 # -- counting ------------------------------------------------------------------------------------------
-def _number(text) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return 0.0
-    return value if math.isfinite(value) else 0.0
-
-
 def _grade(earned: float, possible: float) -> str:
     if earned >= possible - TOLERANCE * max(1.0, possible):
         return "full"
@@ -153,7 +144,7 @@ def build_report(rows: List[dict], details: Dict[str, dict], manifest: dict) -> 
         submission_id = row.get("submission_id", "")
         no_results = all(not row.get(name) for name in functions)
         for name in functions:
-            function_counts[name][_grade(_number(row.get(name)), possible[name])] += 1
+            function_counts[name][_grade(grades_csv.points(row.get(name)), possible[name])] += 1
         if row.get("failure"):
             failures.add(("grading failed", _failure_label(row["failure"])), submission_id)
         entry = details.get(submission_id)
@@ -172,7 +163,7 @@ def build_report(rows: List[dict], details: Dict[str, dict], manifest: dict) -> 
                     by_case.setdefault(key, test)
         for case in cases:
             test = by_case.get(case["id"]) or by_case.get(case["name"])
-            earned = _number(test.get("score")) if test else 0.0
+            earned = grades_csv.points(test.get("score")) if test else 0.0
             case_counts[case["name"]][_grade(earned, float(case["points"]))] += 1
         shown, failed = {}, set()
         for test in tests:
@@ -200,8 +191,8 @@ def build_report(rows: List[dict], details: Dict[str, dict], manifest: dict) -> 
                     for (kind, where), count in failures.count.items()]
     failure_list.sort(key=lambda item: (_kind_rank(item["kind"]), -item["count"], item["where"]))
 
-    totals = [_number(row.get("total")) for row in rows]
-    seconds = [value for value in (_number(row.get("seconds")) for row in rows) if value > 0]
+    totals = [grades_csv.points(row.get("total")) for row in rows]
+    seconds = [value for value in (grades_csv.points(row.get("seconds")) for row in rows) if value > 0]
     return {
         "submissions": len(rows),
         "functions": {name: dict(function_counts[name],
@@ -394,7 +385,7 @@ def write_report(csv_path: Path, manifest: dict, details_path: Optional[Path] = 
     report = build_report(rows, grades_csv.read_details(details_path), manifest)
     json_path, html_path = report_paths(csv_path)
     _write_atomically(json_path, json.dumps(report, indent=1) + "\n")
-    totals = [_number(row.get("total")) for row in rows]
+    totals = [grades_csv.points(row.get("total")) for row in rows]
     not_graded = [(row.get("submission_id", ""), row.get("failure", "")) for row in rows if row.get("failure")]
     try:
         png = histogram_png(totals, manifest["title"], float(manifest["total_points"]), len(not_graded))
