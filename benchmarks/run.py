@@ -1,30 +1,27 @@
 """Benchmarks of the autograder: `make bench` (not part of `make test`).
 
-For each part, through the zip exactly as build.grade_with_zip grades (one grading at a time):
-  - grading time of the solution, the student template, and a submission whose every
-    graded function loops forever (the template with each `raise NotImplementedError(...)`
-    replaced by an endless loop); median of --repeat runs, and as a ratio to a bare
-    `python -c "import torch"` measured in the same run;
-  - peak memory of the whole grading: the sum of the RSS of every process of it, sampled
-    from /proc every ~20 ms. "Every process" is the run_autograder process and its
-    descendants (the sandboxed worker and the cases' children), plus every process of the
-    sandbox users (gs-student*) that this grading's tree ran as (strays a submission
-    detached); other users' processes, and other graders' sandbox users, are left out.
-    The sum of RSS counts pages shared after fork (torch, in the worker and each case's
-    child) once per process: an upper bound of the real footprint. Also the largest RSS
-    of any single process.
-Then the time of `python -m autograder strip`, `generate` and `package` (in a scratch copy
-of the repository, so the working tree is not rewritten) and the size of each zip.
-
-Prints a table and appends one JSON line to benchmarks/history.jsonl (commit, date, nproc,
-load average) so runs can be compared across commits.
+Measured in one run, through the part's zip exactly as Gradescope grades (tools/through_zip.py):
+  - a bare `python -c "import torch"`, the floor of any grading (median of --repeat runs);
+  - grading times (median of --repeat runs, and as a ratio to that import) of the solution, the
+    template, a submission whose every graded call hangs, the students'-habits fixture and (part 2)
+    the slow-but-correct fixture, with their scores, the peak RSS of the largest process and the
+    summed RSS of the grading's processes (sampled every ~20 ms with psutil; pages shared after
+    fork count once per process, so the sum overstates), and the slowest case's CPU time against
+    its limit;
+  - the same gradings in the simulated Gradescope (tools/simulate.py: setup.sh's packages, 768 MB,
+    half a CPU, cgroups where this machine allows): time, peak memory of the cgroup, score;
+  - regrade throughput: a synthetic class of --class-size submissions (tests/fixtures/make_export.py)
+    graded with 2 jobs, in submissions per minute;
+  - the build steps (strip, generate, package) in a scratch copy, and the zips' sizes.
+It checks the goals (benchmarks/README.md), prints the README's table, and appends one JSON line
+to benchmarks/history.jsonl. --repo measures another checkout of this project (its own zips and
+regrade command), which is how the figures before a change are taken.
 """
 import argparse
 import datetime
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -36,237 +33,246 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
-from autograder.__main__ import PARTS  # noqa: E402
-from autograder.build import grade_with_zip  # noqa: E402
-from autograder.engine.package import build_zip  # noqa: E402
+from autograder.tools import parts as project_parts  # noqa: E402
+from autograder.tools import proctable  # noqa: E402
+from autograder.tools.through_zip import grade_through_zip  # noqa: E402
 
 HISTORY = REPO / "benchmarks" / "history.jsonl"
-SANDBOX_PREFIX = os.environ.get("AUTOGRADER_SANDBOX_USER", "gs-student")
-PAGE = os.sysconf("SC_PAGE_SIZE")
-MIB = 1024 ** 2
-RAISE = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\(.*\)[ \t]*$", re.MULTILINE)
-COPIED_FOR_BUILD = ("autograder", "solution", "handout", "student_template", "reference_data",
-                    "setup.sh", "run_autograder", "requirements.txt")
-
-
-# -- memory sampling ------------------------------------------------------------------
-def _sandbox_uids():
-    import pwd
-    return {entry.pw_uid for entry in pwd.getpwall() if entry.pw_name.startswith(SANDBOX_PREFIX)}
-
-
-def _snapshot():
-    """{pid: (ppid, uid, rss bytes)} of every live process."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            if fields[0] in ("Z", "X"):
-                continue
-            with open(f"/proc/{entry}/statm") as handle:
-                rss = int(handle.read().split()[1]) * PAGE
-            table[int(entry)] = (int(fields[1]), os.stat(f"/proc/{entry}").st_uid, rss)
-        except (OSError, IndexError, ValueError):
-            continue
-    return table
+FIXTURES = REPO / "tests" / "fixtures"
+GOALS = {"solution_over_torch": 1.5, "habits_over_solution": 1.3, "hanging_seconds": 30.0,
+         "largest_process_mib": 512.0, "slow_margin": 6.0, "regrade_speedup": 2.0}
 
 
 class MemorySampler(threading.Thread):
-    """Samples the memory of one grading (found by `marker` in its command line) until stopped."""
+    """Peak RSS of a grading's process tree, sampled until stopped."""
 
-    def __init__(self, marker: str, interval: float = 0.02):
+    def __init__(self, interval: float = 0.02):
         super().__init__(daemon=True)
-        self.marker, self.interval = marker.encode(), interval
-        self.sandbox_uids = _sandbox_uids()
-        self.stop_event = threading.Event()
-        self.root = None
-        self.uids = set()          # the sandbox users this grading ran as
+        self.interval, self.root = interval, None
         self.peak_total = self.peak_single = 0
-        self.samples = 0
+        self.done = threading.Event()
 
-    def _find_root(self, table):
-        for pid in table:
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                    command = handle.read()
-            except OSError:
-                continue
-            if self.marker in command and b"grade" in command:
-                return pid
-        return None
+    def watch(self, pid: int) -> None:
+        self.root = pid
+        self.start()
 
     def run(self):
-        while not self.stop_event.is_set():
-            table = _snapshot()
-            if self.root is None:
-                self.root = self._find_root(table)
-            if self.root in table:
-                children = {}
-                for pid, (ppid, _, _) in table.items():
-                    children.setdefault(ppid, []).append(pid)
-                tree, stack = {self.root}, [self.root]
-                while stack:
-                    for child in children.get(stack.pop(), []):
-                        tree.add(child)
-                        stack.append(child)
-                self.uids |= {table[pid][1] for pid in tree} & self.sandbox_uids
-            else:
-                tree = set()
-            members = tree | {pid for pid, (_, uid, _) in table.items() if uid in self.uids}
-            if members:
-                rss = [table[pid][2] for pid in members]
-                self.peak_total = max(self.peak_total, sum(rss))
-                self.peak_single = max(self.peak_single, max(rss))
-                self.samples += 1
-            self.stop_event.wait(self.interval)
+        while not self.done.is_set():
+            total, largest = proctable.memory_of(proctable.tree(self.root))
+            self.peak_total, self.peak_single = max(self.peak_total, total), max(self.peak_single, largest)
+            time.sleep(self.interval)
 
     def stop(self):
-        self.stop_event.set()
-        self.join()
+        self.done.set()
+        if self.is_alive():
+            self.join()
 
 
-# -- measurements --------------------------------------------------------------------
-def time_torch_import(repeat: int) -> float:
+def torch_import_seconds(python: str, repeat: int) -> float:
     times = []
     for _ in range(repeat):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch"], check=True)
-        times.append(time.perf_counter() - started)
+        started = time.monotonic()
+        subprocess.run([python, "-c", "import torch"], check=True)
+        times.append(time.monotonic() - started)
     return statistics.median(times)
 
 
-def grade_once(zip_file: Path, submission: Path) -> dict:
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        workdir = Path(tmp)
-        sampler = MemorySampler(str(workdir / "autograder"))
-        sampler.start()
-        started = time.perf_counter()
-        try:
-            results = grade_with_zip(zip_file, submission, workdir)
-        finally:
-            seconds = time.perf_counter() - started
-            sampler.stop()
-    return {"seconds": seconds, "score": results["score"], "peak_rss_total": sampler.peak_total,
-            "peak_rss_single": sampler.peak_single, "samples": sampler.samples}
-
-
-def forever_submission(part: str, dest: Path) -> Path:
-    """student_template/<part> with every `raise NotImplementedError(...)` replaced by an endless loop."""
-    shutil.copytree(REPO / "student_template" / part, dest, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
-    replaced = 0
+def hanging_submission(repo: Path, part: str, dest: Path) -> Path:
+    """The template with every `raise NotImplementedError(...)` an endless loop."""
+    shutil.copytree(repo / "student_template" / part, dest, ignore=shutil.ignore_patterns("tests", "*.ipynb"))
     for path in dest.rglob("*.py"):
-        text, count = RAISE.subn(lambda m: f"{m['indent']}while True:\n{m['indent']}    pass", path.read_text())
-        if count:
-            path.write_text(text)
-            replaced += count
-    if not replaced:
-        raise RuntimeError(f"no `raise NotImplementedError(...)` found in student_template/{part}")
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(line[:len(line) - len(line.lstrip())] + "while True:\n"
+                                + line[:len(line) - len(line.lstrip())] + "    pass\n"
+                                if line.strip().startswith("raise NotImplementedError") else line for line in lines))
     return dest
 
 
-def bench_grading(parts, repeat: int, torch_seconds: float, scratch: Path) -> dict:
-    out = {}
-    for part in parts:
-        zip_file = build_zip(REPO, part, scratch / "zips" / f"hw4_{part}_autograder.zip")
-        submissions = {"solution": REPO / "solution" / part, "template": REPO / "student_template" / part,
-                       "forever": forever_submission(part, scratch / f"forever_{part}")}
-        for label, folder in submissions.items():
-            runs = []
-            for index in range(repeat):
-                run = grade_once(zip_file, folder)
-                runs.append(run)
-                print(f"  {part} {label} run {index + 1}/{repeat}: {run['seconds']:.1f} s, "
-                      f"score {run['score']:g}, peak {run['peak_rss_total'] / MIB:.0f} MiB", flush=True)
-            seconds = statistics.median(run["seconds"] for run in runs)
-            out[f"{part}/{label}"] = {
-                "seconds": round(seconds, 3), "seconds_runs": [round(run["seconds"], 3) for run in runs],
-                "ratio_to_torch_import": round(seconds / torch_seconds, 2),
-                "score": statistics.median(run["score"] for run in runs),
-                "peak_rss_total_mib": round(max(run["peak_rss_total"] for run in runs) / MIB, 1),
-                "peak_rss_single_mib": round(max(run["peak_rss_single"] for run in runs) / MIB, 1),
-                "memory_samples": sum(run["samples"] for run in runs)}
-    return out
+def submissions(repo: Path, part: str, scratch: Path) -> dict:
+    found = {"solution": repo / "solution" / part, "template": repo / "student_template" / part,
+             "hanging": hanging_submission(repo, part, scratch / f"hanging-{part}"),
+             "habits": FIXTURES / "habits" / part}
+    if part == "part2":
+        found["slow"] = FIXTURES / "slow" / "part2_loops"
+    return found
 
 
-def bench_build(parts, scratch: Path) -> dict:
-    """strip, generate, package: the build steps after install, timed in a scratch copy of the repository."""
-    copy = scratch / "repo"
-    copy.mkdir()
-    for name in COPIED_FOR_BUILD:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        elif source.is_file():
-            shutil.copy2(source, copy / name)
+def summarize(results: dict) -> dict:
+    tests = results.get("tests", []) if results else []
+    timed = [t["extra_data"] for t in tests if isinstance(t.get("extra_data"), dict) and "cpu" in t["extra_data"]]
+    slowest = max(timed, key=lambda extra: extra["cpu"] / extra["limit"], default=None)
+    return {"score": results.get("score") if results else None, "cases": len(tests),
+            "slowest_case_cpu": slowest["cpu"] if slowest else None,
+            "slowest_case_limit": slowest["limit"] if slowest else None,
+            "lanes": (results or {}).get("extra_data", {}).get("lanes")}
+
+
+def grade_native(zip_file: Path, submission: Path, repeat: int, scratch: Path) -> dict:
+    times, peaks, record = [], [], {}
+    for run in range(repeat):
+        sampler = MemorySampler()
+        grading = grade_through_zip(zip_file, submission, scratch / f"run-{time.monotonic_ns()}", on_start=sampler.watch)
+        sampler.stop()
+        times.append(grading.seconds)
+        peaks.append((sampler.peak_single, sampler.peak_total))
+        record = summarize(grading.results)
+        shutil.rmtree(grading.root, ignore_errors=True)
+    record.update(seconds=round(statistics.median(times), 3), seconds_runs=[round(t, 3) for t in times],
+                  peak_rss_single_mib=round(max(p[0] for p in peaks) / 1024 ** 2, 1),
+                  peak_rss_total_mib=round(max(p[1] for p in peaks) / 1024 ** 2, 1))
+    return record
+
+
+def grade_simulated(zip_file: Path, submission: Path, scratch: Path) -> dict:
+    from autograder.tools.simulate import simulate
+
+    grading = simulate(zip_file, submission, workdir=scratch / f"simulate-{time.monotonic_ns()}", log=lambda *a: None)
+    record = summarize(grading.results)
+    record.update(seconds=round(grading.seconds, 3), cgroup_peak_mib=round((grading.peak_memory or 0) / 1024 ** 2, 1),
+                  limits=grading.limits)
+    return record
+
+
+def package(repo: Path, python: str, keys) -> dict:
+    subprocess.run([python, "-m", "autograder", "package"], cwd=repo, check=True, stdout=subprocess.DEVNULL)
+    found = {}
+    for key in keys:
+        candidates = sorted((repo / "dist").glob(f"*{key}_autograder.zip"))
+        found[key] = candidates[0]
+    return found
+
+
+def bench_regrade(repo: Path, python: str, size: int, scratch: Path) -> dict:
+    """Submissions per minute for a synthetic class of part 1, 2 jobs."""
+    from fixtures.make_export import make_export
+
+    export = scratch / "export"
+    make_export(export, "part1", n=size)
+    out = scratch / "regrade" / "grades.csv"
+    started = time.monotonic()
+    done = subprocess.run([python, "-m", "autograder", "regrade", str(export), "--part", "1", "--jobs", "2",
+                           "--out", str(out), "--no-progress"], cwd=repo, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        return {"error": (done.stdout + done.stderr)[-2000:]}
+    return {"submissions": size, "jobs": 2, "seconds": round(seconds, 1),
+            "per_minute": round(size / seconds * 60, 1)}
+
+
+def bench_build(repo: Path, python: str, scratch: Path) -> dict:
+    copy = scratch / "build-copy"
+    shutil.copytree(repo, copy, symlinks=True, ignore=shutil.ignore_patterns(".git", ".venv", ".cache", "dist",
+                                                                            "__pycache__"))
+    (copy / ".venv").symlink_to(Path(python).resolve().parents[1]) if not (copy / ".venv").exists() else None
     steps = {}
-    part_args = [arg for part in parts for arg in ("--part", part)]
     for step in ("strip", "generate", "package"):
-        started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "autograder", step, *part_args], cwd=copy,
-                                capture_output=True, text=True)
-        steps[step] = round(time.perf_counter() - started, 2)
-        if result.returncode != 0:
-            raise RuntimeError(f"`python -m autograder {step}` failed:\n{result.stdout}{result.stderr}")
-        print(f"  build {step}: {steps[step]:.1f} s", flush=True)
-    sizes = {part: (copy / "dist" / f"hw4_{part}_autograder.zip").stat().st_size for part in parts}
+        started = time.monotonic()
+        subprocess.run([python, "-m", "autograder", step], cwd=copy, check=True, stdout=subprocess.DEVNULL)
+        steps[step] = round(time.monotonic() - started, 2)
+    sizes = {path.name: path.stat().st_size for path in sorted((copy / "dist").glob("*_autograder.zip"))}
     return {"steps_seconds": steps, "zip_bytes": sizes}
 
 
-def _git(*args) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
+def goals(record: dict) -> dict:
+    grading, simulated = record.get("grading", {}), record.get("simulated", {})
+    checks = {}
+    solution = grading.get("part2/solution", {}).get("seconds")
+    if solution:
+        checks["part2 solution within 1.5x a torch import"] = solution / record["torch_import_seconds"]
+    for part in ("part1", "part2"):
+        habits, base = grading.get(f"{part}/habits", {}).get("seconds"), grading.get(f"{part}/solution", {}).get("seconds")
+        if habits and base:
+            checks[f"{part} habits within 1.3x the solution"] = habits / base
+        hanging = grading.get(f"{part}/hanging", {}).get("seconds")
+        if hanging:
+            checks[f"{part} hanging graded within 30 s"] = hanging
+    checks["largest process under 512 MiB"] = max((entry.get("peak_rss_single_mib", 0) for entry in grading.values()),
+                                                  default=0)
+    slow = simulated.get("part2/slow", {})
+    if slow.get("slowest_case_cpu"):
+        checks["slow fixture on half a CPU: limit over slowest case"] = slow["slowest_case_limit"] / slow["slowest_case_cpu"]
+    limits = {"part2 solution within 1.5x a torch import": ("<=", GOALS["solution_over_torch"]),
+              "largest process under 512 MiB": ("<", GOALS["largest_process_mib"]),
+              "slow fixture on half a CPU: limit over slowest case": (">=", GOALS["slow_margin"])}
+    verdicts = {}
+    for name, value in checks.items():
+        op, bound = limits.get(name) or (("<=", GOALS["habits_over_solution"]) if "habits" in name
+                                         else ("<=", GOALS["hanging_seconds"]))
+        met = value <= bound if op == "<=" else value < bound if op == "<" else value >= bound
+        verdicts[name] = {"value": round(value, 3), "goal": f"{op} {bound:g}", "met": met}
+    return verdicts
 
 
 def print_table(record: dict) -> None:
-    torch_seconds = record["torch_import_seconds"]
-    print()
-    print(f"commit {record['commit'][:12]}{' (dirty)' if record['dirty'] else ''}, {record['date']}, "
-          f"nproc {record['nproc']}, load {record['load_before']} -> {record['load_after']}, "
-          f"repeat {record['repeat']}")
-    print(f"python -c 'import torch': {torch_seconds:.2f} s (median)")
-    header = f"{'grading':<18} {'time s':>8} {'x torch':>8} {'score':>6} {'peak RSS sum MiB':>17} {'max 1 proc MiB':>15}"
-    print(header)
-    print("-" * len(header))
-    for name, row in record["grading"].items():
-        print(f"{name:<18} {row['seconds']:>8.2f} {row['ratio_to_torch_import']:>8.2f} {row['score']:>6g} "
-              f"{row['peak_rss_total_mib']:>17.0f} {row['peak_rss_single_mib']:>15.0f}")
+    print(f"\ncommit {record['commit'][:7]}{' (dirty)' if record['dirty'] else ''}, {record['nproc']} cores, "
+          f"load {record['load_before']}-{record['load_after']}, median of {record['repeat']}")
+    print(f"python -c 'import torch': {record['torch_import_seconds']:.2f} s")
+    print(f"{'grading':<16}{'time s':>8}{'x torch':>9}{'score':>7}{'cases':>7}{'max proc MiB':>14}{'sum MiB':>9}"
+          f"{'simulated s':>13}{'cgroup MiB':>12}{'sim score':>10}")
+    for name, entry in record.get("grading", {}).items():
+        simulated = record.get("simulated", {}).get(name, {})
+        print(f"{name:<16}{entry['seconds']:>8.2f}{entry['seconds'] / record['torch_import_seconds']:>9.2f}"
+              f"{entry['score'] if entry['score'] is not None else '-':>7}{entry['cases']:>7}"
+              f"{entry['peak_rss_single_mib']:>14.0f}{entry['peak_rss_total_mib']:>9.0f}"
+              + (f"{simulated['seconds']:>13.2f}{simulated['cgroup_peak_mib']:>12.0f}{simulated['score']:>10}"
+                 if simulated else ""))
+    if record.get("regrade"):
+        regrade = record["regrade"]
+        print("regrade: " + (f"{regrade['submissions']} submissions, {regrade['jobs']} jobs, {regrade['seconds']} s, "
+                             f"{regrade['per_minute']} per minute" if "per_minute" in regrade else regrade["error"]))
     if record.get("build"):
-        steps = record["build"]["steps_seconds"]
-        print("build steps (both parts): " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in steps.items()))
-        print("zip sizes: " + ", ".join(f"{part} {size / 1024:.0f} KiB"
-                                        for part, size in record["build"]["zip_bytes"].items()))
+        print("build steps: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in record["build"]["steps_seconds"].items())
+              + "; zips: " + ", ".join(f"{name} {size // 1024} KiB" for name, size in record["build"]["zip_bytes"].items()))
+    for name, verdict in record.get("goals", {}).items():
+        print(f"goal {'met' if verdict['met'] else 'MISSED'}: {name}: {verdict['value']} ({verdict['goal']})")
+
+
+def _git(repo: Path, *args) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True).stdout.strip()
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=sorted(PARTS), action="append", help="default: every part")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (the median is kept)")
-    parser.add_argument("--no-build", action="store_true", help="skip timing the build steps")
+    parser.add_argument("--repo", type=Path, default=REPO, help="the checkout to measure (default: this one)")
+    parser.add_argument("--label", default="", help="a word for history.jsonl (before, after, ...)")
+    parser.add_argument("--part", action="append", help="default: every part")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each native grading (the median is kept)")
+    parser.add_argument("--class-size", type=int, default=50, help="submissions of the regrade throughput's class")
+    parser.add_argument("--skip", action="append", default=[], choices=("simulated", "regrade", "build"))
     parser.add_argument("--no-history", action="store_true", help="do not append to benchmarks/history.jsonl")
     args = parser.parse_args(argv)
-    parts = args.part or sorted(PARTS)
-
+    repo = args.repo.resolve()
+    python = str(repo / ".venv" / "bin" / "python")
+    keys = [project_parts.normalize(part) for part in args.part] if args.part else sorted(project_parts.tables())
     record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "commit": _git("rev-parse", "HEAD"), "dirty": bool(_git("status", "--porcelain")),
-              "nproc": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-              "user_is_root": os.geteuid() == 0, "repeat": args.repeat,
-              "load_before": round(os.getloadavg()[0], 2)}
-    import torch
-    record["torch"] = torch.__version__
-    print(f"benchmarks: parts {', '.join(parts)}, {args.repeat} runs each", flush=True)
+              "label": args.label, "commit": _git(repo, "rev-parse", "HEAD"),
+              "dirty": bool(_git(repo, "status", "--porcelain")), "nproc": os.cpu_count(),
+              "machine": platform.machine(), "python": platform.python_version(), "user_is_root": os.geteuid() == 0,
+              "repeat": args.repeat, "load_before": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="hw4-bench-") as tmp:
         scratch = Path(tmp)
-        record["torch_import_seconds"] = round(time_torch_import(args.repeat), 3)
-        print(f"  python -c 'import torch': {record['torch_import_seconds']:.2f} s", flush=True)
-        record["grading"] = bench_grading(parts, args.repeat, record["torch_import_seconds"], scratch)
-        record["build"] = None if args.no_build else bench_build(parts, scratch)
+        os.chmod(scratch, 0o755)
+        record["torch_import_seconds"] = round(torch_import_seconds(python, args.repeat), 3)
+        print(f"python -c 'import torch': {record['torch_import_seconds']:.2f} s", flush=True)
+        zips = package(repo, python, keys)
+        record["grading"], record["simulated"] = {}, {}
+        for key in keys:
+            for name, submission in submissions(repo, key, scratch).items():
+                label = f"{key}/{name}"
+                record["grading"][label] = grade_native(zips[key], submission, args.repeat, scratch)
+                print(f"  {label}: {record['grading'][label]['seconds']:.2f} s", flush=True)
+                if "simulated" not in args.skip and name != "template":
+                    record["simulated"][label] = grade_simulated(zips[key], submission, scratch)
+                    print(f"  {label} in the simulated Gradescope: {record['simulated'][label]['seconds']:.2f} s",
+                          flush=True)
+        if "regrade" not in args.skip:
+            record["regrade"] = bench_regrade(repo, python, args.class_size, scratch)
+        if "build" not in args.skip:
+            record["build"] = bench_build(repo, python, scratch)
     record["load_after"] = round(os.getloadavg()[0], 2)
+    record["goals"] = goals(record)
     print_table(record)
     if not args.no_history:
         with open(HISTORY, "a") as handle:
