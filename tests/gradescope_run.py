@@ -195,6 +195,17 @@ def _sandbox_users_held(pid: int) -> set:
     return users
 
 
+def taken_by_other_gradings(user: str) -> set:
+    """Processes below the live graders that hold `user`'s lock now: another grading that drew the
+    user once this one released it (and may have started its worker before this one's process ended)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and user in _sandbox_users_held(int(entry)):
+            found.add(int(entry))
+            found.update(_descendants(int(entry)))
+    return found
+
+
 def grade_with_zip(zip_path: Path, submission_dir: Optional[Path], workdir: Path, timeout: float = 300,
                    prepare: Optional[Callable[[Path], None]] = None, user: Optional[str] = None,
                    args: Sequence[str] = (), env: Optional[dict] = None) -> Run:

@@ -81,7 +81,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gradescope_run import (REPO, SANDBOX_USER, case_of, function_of, grade_with_zip,  # noqa: E402
                             isolation_mode_of, kill_pids, manifest_of, namespaces_work_as, process_state,
                             processes_of, remove_root, sandbox_uid, schema_problems, sha256_tree, start_ticks,
-                            ta_user)
+                            ta_user, taken_by_other_gradings)
 
 ATTACKS_DIR = Path(__file__).resolve().parent / "attacks"
 PARTS = ("part1", "part2")
@@ -690,6 +690,9 @@ def processes_left(run, mode: str, ta, before: dict, spared=()) -> list:
             left = {pid: text for pid, text in processes_of(uid).items()
                     if pid not in before.get(uid, set()) and pid not in spared
                     and (start_ticks(pid) or 0) <= run.ended_ticks + 1}
+            if left and mode != "unprivileged":     # the grader releases the user a moment before it ends
+                others = taken_by_other_gradings(user)
+                left = {pid: text for pid, text in left.items() if pid not in others}
             if not left:
                 break
             time.sleep(0.1)
