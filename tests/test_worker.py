@@ -6,6 +6,7 @@ starts survives it; the address-space limit is what the imports mapped plus an a
 whatever torch's build maps.
 """
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -52,13 +53,20 @@ def test_a_graded_file_is_imported_once_in_fork_mode(mode, imports, tmp_path):
     source = (REPO / "solution" / "part1" / "gan" / "losses.py").read_text() + COUNTER.format(
         path=str(counter), seconds=seconds)
     submission = make_submission(tmp_path, "part1", {"gan/losses.py": source})
-    tests = grade_plainly("part1", submission, mode, ["gan/losses.py"])
-    assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
-    count = counter.read_text().count("imported")
-    assert count == (1 if imports == "once" else len(tests)), count
-    if mode == "fork":          # what the import started was killed with the import; nothing is left
-        time.sleep(0.2)
-        assert not sleepers(seconds)
+    try:
+        tests = grade_plainly("part1", submission, mode, ["gan/losses.py"])
+        assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
+        count = counter.read_text().count("imported")
+        assert count == (1 if imports == "once" else len(tests)), count
+        if mode == "fork":          # what the import started was killed with the import; nothing is left
+            time.sleep(0.2)
+            assert not sleepers(seconds)
+    finally:                        # in-process mode kills nothing: this test's own daemons go here
+        for pid in sleepers(seconds):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_the_address_space_limit_counts_what_the_imports_mapped(tmp_path):
