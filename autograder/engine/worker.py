@@ -74,7 +74,7 @@ def describe_end(status) -> dict:
     return {"ended": "exit", "exit": os.WEXITSTATUS(status), "signal": None}
 
 
-def wait_for_all(pids, cpu: float, wall: float, started: float = None):
+def wait_for_all(pids, cpu: float, wall: float):
     """({pid: (wait status, seconds, CPU seconds)} of the children that ended in time, {pid: "cpu" or
     "wall"} of those killed once they had used `cpu` seconds of CPU time or `wall` seconds had passed)."""
     started = time.monotonic()
@@ -504,15 +504,11 @@ class Zygote:
         """One case in the child forked ahead for it; the next one's child is forked while it runs (on
         another CPU where there is one: the case itself sees no difference)."""
         child = self.spare if self.spare is not None and self.spare.alive() else Spare.fork(self, module)
-        started = time.monotonic()
         child.assign(case, cpu)
         self.spare = Spare.fork(self, module, running=child)
-        ended, over = wait_for_all([child.pid], cpu, wall, started)
+        ended, over = wait_for_all([child.pid], cpu, wall)
         child.close()
-        if child.pid in ended:
-            status, seconds, cpu_used = ended[child.pid]
-            return {**describe_end(status), "seconds": round(seconds, 4), "cpu": round(cpu_used, 4)}
-        return {"ended": "timeout", "limit": over.get(child.pid, "wall"), "exit": None, "signal": None}
+        return _reply(child.pid, ended, over)
 
     def _side_by_side(self, cases, module, cpu: float, wall: float) -> list:
         """A child per case, all forked at once, sharing the limits."""
@@ -524,14 +520,7 @@ class Zygote:
                 self._child(case, module, cpu)
             pids.append(pid)
         ended, over = wait_for_all(pids, cpu, wall)
-        replies = []
-        for pid in pids:
-            if pid in ended:
-                status, seconds, cpu_used = ended[pid]
-                replies.append({**describe_end(status), "seconds": round(seconds, 4), "cpu": round(cpu_used, 4)})
-            else:
-                replies.append({"ended": "timeout", "limit": over.get(pid, "wall"), "exit": None, "signal": None})
-        return replies
+        return [_reply(pid, ended, over) for pid in pids]
 
     def _close_inherited(self, *others) -> None:
         """In a child: the zygote's pipes, and the spare's, are none of its business."""
@@ -555,6 +544,14 @@ class Zygote:
             code = 70
         _flush_streams()
         os._exit(code)
+
+
+def _reply(pid: int, ended: dict, over: dict) -> dict:
+    """The reply line's fields for a case's child, from what wait_for_all saw of it."""
+    if pid in ended:
+        status, seconds, cpu_used = ended[pid]
+        return {**describe_end(status), "seconds": round(seconds, 4), "cpu": round(cpu_used, 4)}
+    return {"ended": "timeout", "limit": over.get(pid, "wall"), "exit": None, "signal": None}
 
 
 class Spare:

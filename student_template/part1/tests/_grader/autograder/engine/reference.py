@@ -9,8 +9,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import TYPE_CHECKING, Dict, List
 
+if TYPE_CHECKING:
+    import numpy as np
 
 MANIFEST = "manifest.json"
 
