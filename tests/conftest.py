@@ -34,7 +34,7 @@ def executed_notebook(tmp_path_factory):
 
 
 def pytest_configure(config):
-    # Tests grade two at a time (xdist): one worker per grading, not one per CPU (run_autograder --lanes).
+    # Tests grade several at a time (xdist): one worker per grading, not one per CPU (run_autograder --lanes).
     os.environ.setdefault("AUTOGRADER_LANES", "1")
     config.addinivalue_line("markers", "notebook: executes a solution notebook end to end (slow)")
     config.addinivalue_line("markers", "attack: grades an adversarial submission (needs root)")
@@ -54,12 +54,13 @@ def manifests():
 
 @pytest.fixture
 def grade(autograder_zips, tmp_path):
-    """grade(part, submission_folder) -> results.json as a dict, through the part's zip."""
+    """grade(part, submission_folder, *run_autograder's args, env=None) -> results.json as a dict,
+    through the part's zip (`env`: run_autograder's environment, default this process's)."""
     counter = iter(range(1000))
 
-    def run(part, submission, *args):
+    def run(part, submission, *args, env=None):
         grading = grade_through_zip(autograder_zips[part], Path(submission), tmp_path / f"run{next(counter)}",
-                                    args=args)
+                                    args=args, env=env)
         assert grading.results is not None, grading.output[-3000:]
         return grading.results
     return run

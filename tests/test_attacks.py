@@ -31,9 +31,10 @@ Three modes, as a pytest parameter:
   root; isolation auto (namespaces), so the sandbox runs as that same user;
 - "user-only": as root with --isolation user: Gradescope's container, no namespaces.
 An attack whose attack.json names another as "variant_of" (the same defence, tried another way)
-runs only with HW4_ATTACK_MODES=all. Every other attack runs as root. Those whose attack.json says "isolation": "core" (the attacks that
-isolation itself stops: theft, the home folder, writes, other processes, network, leftovers, ...)
-also run as an unprivileged grader in every test run; with HW4_ATTACK_MODES=all (`make attacks`)
+runs only with HW4_ATTACK_MODES=all. Every other attack runs as root. Those whose attack.json
+says "isolation": "core" (the attacks that isolation itself stops: theft, the home folder,
+writes, other processes, network, leftovers, ...) also run as an unprivileged grader in every
+test run; with HW4_ATTACK_MODES=all (`make attacks`)
 they and those that say "isolation": true run in all three modes. `make test` leaves user-only
 mode to `make attacks` to stay within its time: it is root's own fallback, and
 test_isolation.py checks that the fallback is chosen and grades the solution in it.

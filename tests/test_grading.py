@@ -27,18 +27,13 @@ def check_schema(results, manifest):
 
 
 @pytest.mark.parametrize("part", ["part1", "part2"])
-def test_solution_earns_every_point_and_the_parent_never_imports_torch(part, autograder_zips, manifests, tmp_path):
+def test_solution_earns_every_point_and_the_parent_never_imports_torch(part, grade, manifests, tmp_path):
     """The parent compares with numpy only: with torch made unimportable for it (the sandboxed
     worker runs with python -I, so it still gets the real one), the solution earns every point."""
-    from autograder.tools.through_zip import grade_through_zip
-
     blocker = tmp_path / "blocker"
     blocker.mkdir()
     (blocker / "torch.py").write_text("raise ImportError('the trusted parent must not import torch')\n")
-    grading = grade_through_zip(autograder_zips[part], REPO / "solution" / part, tmp_path / "run",
-                                env=dict(os.environ, PYTHONPATH=str(blocker)))
-    results = grading.results
-    assert results is not None, grading.output[-3000:]
+    results = grade(part, REPO / "solution" / part, env=dict(os.environ, PYTHONPATH=str(blocker)))
     check_schema(results, manifests[part])
     failed = [(t["name"], plain(t["output"])) for t in results["tests"] if t["status"] != "passed"]
     assert not failed
