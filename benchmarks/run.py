@@ -166,7 +166,6 @@ def bench_build(repo: Path, python: str, scratch: Path) -> dict:
     copy = scratch / "build-copy"
     shutil.copytree(repo, copy, symlinks=True, ignore=shutil.ignore_patterns(".git", ".venv", ".cache", "dist",
                                                                             "__pycache__"))
-    (copy / ".venv").symlink_to(Path(python).resolve().parents[1]) if not (copy / ".venv").exists() else None
     steps = {}
     for step in ("strip", "generate", "package"):
         started = time.monotonic()
