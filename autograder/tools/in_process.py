@@ -45,6 +45,16 @@ def _purge(package: str) -> None:
         del sys.modules[name]
 
 
+def warm_up(table_module: str) -> None:
+    """Run the table's warm-up once in this process, as the worker does before any case (part 1's
+    first optimizer imports torch._dynamo); processes forked from this one inherit it."""
+    if table_module not in _WARMED_UP:
+        table = importlib.import_module(table_module).PART
+        if table.warmup is not None:
+            table.warmup()
+        _WARMED_UP.add(table_module)
+
+
 def grade_in_process(reference: Reference, package_root: Path, only_files: Optional[List[str]] = None,
                      stop: Optional[Callable[[dict, TestResult], bool]] = None,
                      order: Optional[Callable[[dict], object]] = None, slack: float = SLACK) -> List[TestResult]:
@@ -55,10 +65,8 @@ def grade_in_process(reference: Reference, package_root: Path, only_files: Optio
     import torch
 
     manifest = reference.manifest
+    warm_up(manifest["table"])
     table = importlib.import_module(manifest["table"]).PART
-    if table.warmup is not None and manifest["table"] not in _WARMED_UP:
-        table.warmup()      # as the worker does before any case (part 1's first optimizer imports torch._dynamo)
-        _WARMED_UP.add(manifest["table"])
     cases_by_id = {case.id: case for case in table.cases}
     chosen = [case for case in manifest["cases"] if only_files is None or case["file"] in only_files]
     if order is not None:

@@ -5,7 +5,6 @@ time; every mutant is graded against the same verified copy. The engine and the 
 are imported once, before the first grading process is forked, so they are fixed too.
 """
 import hashlib
-import importlib
 import shutil
 import tempfile
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Dict, Sequence
 
 from autograder.engine.reference import Reference, ReferenceDataError, load_reference
+from autograder.tools.in_process import warm_up
 from autograder.tools.parts import REPO
 
 # The code a grading depends on besides the mutant and the reference data: a cached result is
@@ -67,9 +67,7 @@ def ready_to_fork(snapshot: Snapshot):
     torch.set_num_threads(1)
     try:
         for reference in snapshot.references.values():
-            table = importlib.import_module(reference.manifest["table"]).PART
-            if table.warmup is not None:
-                table.warmup()
+            warm_up(reference.manifest["table"])
         yield
     finally:
         torch.set_num_threads(threads)
