@@ -50,6 +50,9 @@ def main(argv=None) -> int:
     regrade.add_argument("--compare", type=Path, default=None,
                          help="an earlier grades CSV (or Gradescope's grade export): list whose points change")
     regrade.add_argument("--no-progress", action="store_true", help="a line per submission, no progress bar")
+    regrade.add_argument("--cold", action="store_true",
+                         help="one run_autograder per submission, exactly as Gradescope runs it (slower); by "
+                              "default each job's workers stay up from one submission to the next")
     regrade.add_argument("--no-isolation", action="store_true",
                          help="grade even where student code cannot be isolated (only code you trust)")
 

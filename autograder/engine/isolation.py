@@ -124,6 +124,11 @@ class Isolation(Launcher):
             except (ProcessLookupError, PermissionError):
                 pass
 
+    def runs_nothing_else(self, processes: set) -> bool:
+        """With a dedicated user, every process of that user (a case's daemon that left the worker's
+        tree would be one) must be among `processes`."""
+        return self.user is None or set(processes_of(self.user.uid)) <= processes
+
     def close(self) -> None:
         if self.user is not None:
             kill_user(self.user.uid, self.user.gid)

@@ -5,15 +5,18 @@ root (ROOT/source: the unzipped zip with its modes; ROOT/submission: a copy of t
 submission as Gradescope unpacks it, links kept as links, special files left out), then
 `AUTOGRADER_ROOT=ROOT bash ROOT/source/run_autograder` with a chosen Python first on PATH,
 optionally inside a cgroup, killed with everything it started at a timeout, and
-ROOT/results/results.json read back.
+ROOT/results/results.json read back. WarmGrader does the same for one submission after another
+with `run_autograder --batch`, whose workers stay up between them (regrade's warm mode).
 """
 import json
 import os
+import queue
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -71,15 +74,24 @@ def lay_out(zip_file: Path, submission: Optional[Path], workdir: Path, owner: Op
             mode = (info.external_attr >> 16) & 0o777
             if mode:
                 os.chmod(root / "source" / info.filename, mode)
-    if submission is not None:
-        shutil.copytree(submission, root / "submission", symlinks=True, ignore=_special_files)
-    else:
-        (root / "submission").mkdir()
+    put_submission(root, submission)
     if owner is not None:
         ids = _ids(owner)
         for path in [root, *root.rglob("*")]:
             os.lchown(path, *ids)
     return root
+
+
+def put_submission(root: Path, submission: Optional[Path]) -> None:
+    """ROOT/submission: a copy of `submission` as Gradescope unpacks it (an empty folder for None),
+    in place of whatever was there."""
+    target = root / "submission"
+    if target.exists():
+        shutil.rmtree(target)
+    if submission is not None:
+        shutil.copytree(submission, target, symlinks=True, ignore=_special_files)
+    else:
+        target.mkdir()
 
 
 def _ids(user: str):
@@ -94,16 +106,8 @@ def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float
     """Run ROOT/source/run_autograder with `python_bin` (default: this interpreter's folder) first
     on PATH; `on_start(pid)` is called once it runs (to watch it). With `user` (root only), it
     runs as that user: a TA grading on a shared machine."""
-    environment = dict(os.environ if env is None else env)
-    environment["AUTOGRADER_ROOT"] = str(root)
-    python_bin = Path(sys.executable).parent if python_bin is None else python_bin
-    environment["PATH"] = os.pathsep.join([str(python_bin), environment.get("PATH", "/usr/bin:/bin")])
+    environment, as_user = _environment(root, python_bin, env, user)
     log_path = root.parent / f"{root.name}.log"
-    as_user = {}
-    if user is not None:
-        uid, gid = _ids(user)
-        as_user = {"user": uid, "group": gid, "extra_groups": []}
-        environment.update(HOME=_home_of(user), USER=user, LOGNAME=user)
     started = time.monotonic()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(["bash", str(root / "source" / "run_autograder"), *args], env=environment,
@@ -128,6 +132,20 @@ def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float
     return grading
 
 
+def _environment(root: Path, python_bin: Optional[Path], env: Optional[dict], user: Optional[str]):
+    """run_autograder's environment, and Popen's arguments to run it as `user`."""
+    environment = dict(os.environ if env is None else env)
+    environment["AUTOGRADER_ROOT"] = str(root)
+    python_bin = Path(sys.executable).parent if python_bin is None else python_bin
+    environment["PATH"] = os.pathsep.join([str(python_bin), environment.get("PATH", "/usr/bin:/bin")])
+    as_user = {}
+    if user is not None:
+        uid, gid = _ids(user)
+        as_user = {"user": uid, "group": gid, "extra_groups": []}
+        environment.update(HOME=_home_of(user), USER=user, LOGNAME=user)
+    return environment, as_user
+
+
 def _home_of(user: str) -> str:
     import pwd
     return pwd.getpwnam(user).pw_dir
@@ -136,6 +154,85 @@ def _home_of(user: str) -> str:
 def grade_through_zip(zip_file: Path, submission: Optional[Path], workdir: Path, **options) -> Grading:
     """lay_out, then run_autograder (its options)."""
     return run_autograder(lay_out(Path(zip_file), submission, Path(workdir), owner=options.get("user")), **options)
+
+
+class WarmGrader:
+    """One grading root, its zip unpacked once, and `run_autograder --batch` in it: submission after
+    submission graded by the same workers, torch imported once (regrade's warm mode). Each
+    submission is copied into ROOT/submission as grade_through_zip would; results.json is read back
+    the same way. The process starts on first use, and again after a timeout (which kills it and
+    everything it started) or its death."""
+
+    def __init__(self, zip_file: Path, workdir: Path, args: Sequence[str] = (), python_bin: Optional[Path] = None,
+                 on_start: Optional[Callable[[int], None]] = None, on_end: Optional[Callable[[int], None]] = None):
+        self.root = lay_out(Path(zip_file), None, Path(workdir))
+        self.args, self.python_bin, self.on_start, self.on_end = list(args), python_bin, on_start, on_end
+        self.process: Optional[subprocess.Popen] = None
+        self.log_path = self.root.parent / f"{self.root.name}.log"
+        self.answers: Optional[queue.Queue] = None
+
+    def grade(self, submission: Optional[Path], timeout: float = 900) -> Grading:
+        results_path = self.root / "results" / "results.json"
+        if results_path.exists() or results_path.is_symlink():
+            results_path.unlink()
+        put_submission(self.root, submission)
+        if self.process is None:
+            self._start()
+        started = time.monotonic()
+        log_size = self.log_path.stat().st_size
+        try:
+            self.process.stdin.write(b"grade\n")
+            self.process.stdin.flush()
+            answer = self.answers.get(timeout=timeout)
+        except (OSError, queue.Empty):
+            answer = None
+        seconds = time.monotonic() - started
+        output = _tail(self.log_path, log_size)
+        if answer != b"done\n":
+            returncode = None if self.process.poll() is None else self.process.returncode
+            self.close()
+            if returncode is not None:      # it ended on its own: not a timeout
+                return Grading(read_results(self.root), self.root, seconds, returncode, output)
+            return Grading(None, self.root, seconds, None, output)
+        return Grading(read_results(self.root), self.root, seconds, 0, output)
+
+    def _start(self) -> None:
+        environment, _ = _environment(self.root, self.python_bin, None, None)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(["bash", str(self.root / "source" / "run_autograder"), "--batch",
+                                             *self.args], env=environment, stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=log, start_new_session=True,
+                                            cwd=str(self.root))
+        self.answers = queue.Queue()
+        threading.Thread(target=_read_answers, args=(self.process.stdout, self.answers), daemon=True).start()
+        if self.on_start is not None:
+            self.on_start(self.process.pid)
+
+    def close(self) -> None:
+        """End the process (and all it started); the next grade() starts another."""
+        if self.process is None:
+            return
+        try:
+            self.process.stdin.close()          # end of the requests: it closes its workers and exits
+            self.process.wait(timeout=15)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        proctable.kill_tree(self.process.pid)
+        self.process.wait()
+        if self.on_end is not None:
+            self.on_end(self.process.pid)
+        self.process = None
+
+    def remove(self) -> None:
+        self.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)
+
+
+def _read_answers(stream, answers: queue.Queue) -> None:
+    for line in iter(stream.readline, b""):
+        answers.put(line)
+    answers.put(None)
 
 
 def read_results(root: Path) -> Optional[dict]:
@@ -149,8 +246,9 @@ def read_results(root: Path) -> Optional[dict]:
     return document if isinstance(document, dict) else None
 
 
-def _tail(path: Path) -> str:
+def _tail(path: Path, start: int = 0) -> str:
+    """The end of what `path` holds past `start`, at most OUTPUT_TAIL bytes of it."""
     with open(path, "rb") as handle:
         handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, handle.tell() - OUTPUT_TAIL))
+        handle.seek(max(start, handle.tell() - OUTPUT_TAIL))
         return handle.read().decode(errors="replace")

@@ -1,7 +1,8 @@
 """`python -m autograder regrade EXPORT --part N --jobs J --out grades.csv [--compare OLD.csv]`.
 
-Every submission folder of the export is graded through the part's built zip, exactly as
-Gradescope would, J at a time (each grading takes its own sandbox user). Each finished
+Every submission folder of the export is graded through the part's built zip, as Gradescope
+would, J at a time (each job takes its own sandbox user; its workers stay up between submissions
+unless --cold: regrade/grading.py). Each finished
 submission is appended to the CSV at once, so an interrupted run resumes where it stopped:
 ids already in the CSV are not graded again. Beside X.csv: X-details.jsonl (each grading's
 tests), X.png (the histogram of totals), X-report.json and X-report.html (the class report,
@@ -57,7 +58,7 @@ def read_zip_manifest(zip_file: Path) -> dict:
 
 def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), zip_file: Optional[Path] = None,
             timeout: Optional[float] = None, progress: bool = True, log=print, args=(),
-            compare: Optional[Path] = None) -> Summary:
+            compare: Optional[Path] = None, cold: bool = False) -> Summary:
     try:
         part = parts.normalize(part)
     except parts.PartError as error:
@@ -72,7 +73,7 @@ def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), z
     manifest_here = parts.REPO / "reference_data" / part / "manifest.json"
     if zip_file == built and manifest_here.is_file() and zip_file.stat().st_mtime < manifest_here.stat().st_mtime:
         log(f"warning: {zip_file.name} is older than reference_data/{part}: run `make build` if that is not meant")
-    if jobs > 1:
+    if jobs > 1 and cold:
         args = list(args) + ["--lanes", "1"]    # gradings side by side: one worker each is enough
     manifest = read_zip_manifest(zip_file)
     old = changes_module.read_old(Path(compare), manifest) if compare else None   # a wrong file stops us now
@@ -87,7 +88,7 @@ def regrade(export: Path, part, jobs: int = 1, out: Path = Path("grades.csv"), z
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = _lock_csv(out)
     try:
-        return _regrade_locked(submissions, zip_file, manifest, jobs, timeout, out, progress, log, args, old)
+        return _regrade_locked(submissions, zip_file, manifest, jobs, timeout, out, progress, log, args, old, cold)
     finally:
         os.close(lock)
 
@@ -104,23 +105,24 @@ def _lock_csv(out: Path) -> int:
 
 
 def _regrade_locked(submissions: List[Submission], zip_file: Path, manifest: dict, jobs: int, timeout: float,
-                    out: Path, progress: bool, log, args, old) -> Summary:
+                    out: Path, progress: bool, log, args, old, cold: bool) -> Summary:
     header = grades_csv.header_of(manifest)
     done = grades_csv.load_done(out, header)
     todo = [submission for submission in submissions if grades_csv.id_cell(submission.id) not in done]
     skipped = len(submissions) - len(todo)
     log(f"{manifest['title']}: {len(submissions)} submissions in the export, {skipped} already in {out}, "
-        f"{len(todo)} to grade, {jobs} at a time (timeout {timeout:g} s each)")
+        f"{len(todo)} to grade, {jobs} at a time (timeout {timeout:g} s each, "
+        f"{'one run_autograder each' if cold else 'workers kept warm between submissions'})")
 
     writer = grades_csv.RowWriter(out, header)
     details_path, details_lock = grades_csv.sibling(out, "-details.jsonl"), threading.Lock()
     if not done and details_path.exists():
         details_path.unlink()           # a fresh CSV: details of an earlier one would not belong to it
-    gradings = Gradings()
     failed = graded = 0
     for stale in out.parent.glob(f".{out.name}.work-*"):      # left by a run that was killed
         shutil.rmtree(stale, ignore_errors=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.work-", dir=out.parent))
+    gradings = Gradings(zip_file, scratch, args, jobs, warm=not cold)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -130,8 +132,7 @@ def _regrade_locked(submissions: List[Submission], zip_file: Path, manifest: dic
         signal.signal(signal.SIGTERM, _raise_interrupt)
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="regrade")
     try:
-        pending = {pool.submit(grade_one, zip_file, submission, timeout, scratch, gradings, args): submission
-                   for submission in todo}
+        pending = {pool.submit(grade_one, submission, timeout, gradings): submission for submission in todo}
         while pending:
             finished, _ = wait(list(pending), timeout=1.0, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -160,6 +161,7 @@ def _regrade_locked(submissions: List[Submission], zip_file: Path, manifest: dic
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=gradings.stop.is_set())
+        gradings.close()
         writer.close()
         if bar is not None:
             bar.close()
@@ -198,7 +200,7 @@ def run_regrade(args) -> int:
     try:
         regrade(args.export, args.part, jobs=args.jobs, out=args.out, zip_file=args.zip, timeout=args.timeout,
                 progress=not args.no_progress, args=["--no-isolation"] if args.no_isolation else [],
-                compare=getattr(args, "compare", None))
+                compare=getattr(args, "compare", None), cold=getattr(args, "cold", False))
     except RegradeError as error:
         print(f"regrade: {error}", file=sys.stderr)
         return 2

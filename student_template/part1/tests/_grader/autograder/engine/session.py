@@ -3,7 +3,8 @@ with a time limit, read back what the case wrote, and clean up after it.
 
 Used by the grader (with an isolation launcher: another user, namespaces, limits) and by
 the students' public tests (a plain launcher: their own code on their own machine), so
-that both run cases the same way. Portable: no fork, no select on pipes, no /proc here.
+that both run cases the same way. Portable: no fork, no select on pipes, and /proc only between
+two submissions (regrade's warm mode, on Linux).
 """
 import json
 import os
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
+from autograder.engine.processes import descendants_of
 from autograder.engine.run_case import LOG_SUFFIX, OUTPUTS_SUFFIX, STATUS_SUFFIX
 
 # What the worker needs of the engine; the case table and its helpers come from the manifest.
@@ -30,6 +32,7 @@ MAX_PROTOCOL_LINE = 1 << 20
 LOG_TAIL = 1500
 BACKSTOP = 2.0              # seconds past a case's limit before the trusted side stops the worker itself
 NUDGE = 0.25                # seconds between continuing (SIGCONT) a worker that is slow to answer
+RESET_TIMEOUT = 10.0        # seconds for the worker to end a submission's processes, or import the next one's
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
@@ -91,6 +94,10 @@ class Launcher:
     def resume(self, process: subprocess.Popen) -> None:
         """Continue the worker and what it runs, should student code have stopped them."""
 
+    def runs_nothing_else(self, processes: set) -> bool:
+        """Between submissions: no process of the worker's user runs outside `processes`."""
+        return True
+
     def close(self) -> None:
         """Release what the launcher holds, once the worker is stopped."""
 
@@ -125,6 +132,14 @@ class Scratch:
         (self.submission / package / "__init__.py").write_text("")
         for rel, data in files.items():
             (self.submission / rel).write_bytes(data)
+
+    def replace_submission(self, package: str, files: Dict[str, bytes]) -> None:
+        """Another submission's graded files in place of the last one's (regrade's warm mode)."""
+        shutil.rmtree(self.submission / package, ignore_errors=True)
+        self.add_submission(package, files)
+        for path in (self.submission / package).rglob("*"):
+            if path.is_file():
+                os.chmod(path, 0o644)
 
     def seal(self, owner: Optional[Tuple[int, int]]) -> None:
         """Read-only files for the worker; its writable folders its own (when it is another user)."""
@@ -218,6 +233,63 @@ class WorkerSession:
             self.stop()
             raise RuntimeError(f"the grading worker did not start:\n{tail}")
         self.ready = reply
+        self.processes_when_ready = self._processes()
+
+    def _processes(self) -> set:
+        """The worker's process and every process below it (bubblewrap's included)."""
+        return {self.process.pid, *descendants_of(self.process.pid)}
+
+    # -- another submission (regrade's warm mode) --------------------------------------------------
+    # Ready the worker for another submission of the same part, without importing torch again: the
+    # worker ends every process the last submission left; the trusted side checks that nothing runs
+    # but what ran when the worker was ready (end_submission; the launcher checks the user's other
+    # processes once for all sessions), empties the writable folders and only then puts the new files
+    # in place; the worker imports what they import (start_submission). A worker that does not
+    # answer, or leaves anything running, is replaced by a fresh one.
+    def end_submission(self) -> Optional[set]:
+        """The processes left once the worker has ended the submission's (the worker's own and
+        bubblewrap's); None when the worker must be replaced."""
+        if self._ask({"reset": True}, "reset") is None:
+            return None
+        left = self._processes()
+        return left if left <= self.processes_when_ready else None
+
+    def start_submission(self, package: str, files: Dict[str, Optional[bytes]], reuse: bool) -> None:
+        """The new submission's files in place, the worker ready for them (a fresh one unless `reuse`)."""
+        if not reuse:
+            self.stop()
+        self.scratch.clear_writable()
+        self.launcher.after_case(self.scratch)
+        self.scratch.replace_submission(package, {rel: data for rel, data in files.items() if data is not None})
+        self.import_logs = {}
+        loaded = self._ask({"load": True}, "loaded") if reuse else None
+        if loaded is None:
+            self.stop()
+            self.start()
+        else:
+            self.ready = {**self.ready, "preimported": loaded.get("preimported"),
+                          "memory_limit": loaded.get("memory_limit")}
+
+    def _ask(self, command: dict, answer: str) -> Optional[dict]:
+        """Send a command between submissions; the worker's answer, or None (it died, or took longer
+        than RESET_TIMEOUT: a case's process can stop it)."""
+        if self.process is None or self.process.poll() is not None:
+            return None
+        try:
+            self.process.stdin.write((json.dumps(command) + "\n").encode())
+            self.process.stdin.flush()
+        except OSError:
+            return None
+        deadline = time.monotonic() + RESET_TIMEOUT
+        while time.monotonic() < deadline:
+            reply = self._next(min(deadline, time.monotonic() + NUDGE))
+            if reply is None:
+                if self.process.poll() is not None:
+                    return None
+                self.launcher.resume(self.process)
+            elif reply.get(answer):
+                return reply
+        return None
 
     def _next(self, deadline: float):
         """The worker's next message; None when it ended or the deadline passed."""

@@ -26,6 +26,12 @@ Protocol, one JSON object per line:
   worker -> trusted  {"ready": true, ...} once, then a line per case, once all have ended:
                      {"case": id, "ended": how, "seconds": s, "exit": code, "signal": n, "import": {...}}
   where `how` is "exit", "signal", "timeout", "import timeout", "import crash" or "import error".
+Between two submissions (regrade's warm mode; fork mode only):
+  trusted -> worker  {"reset": true}     end every process the last submission left (zygotes, cases,
+                                         daemons) and empty the IPC namespace
+  worker -> trusted  {"reset": true}     once nothing but the worker is left
+  trusted -> worker  {"load": true}      the new files are in place: import what they import
+  worker -> trusted  {"loaded": true, "preimported": [...], "memory_limit": n}
 Several cases at once share the limits: the trusted side asks for that only for the other
 cases of a function that already timed out, so that code stuck everywhere costs one wait
 per function, not one per case. Nothing the worker says is trusted beyond what it costs the
@@ -167,7 +173,7 @@ class Worker:
         import torch
         from autograder.engine import run_case
         from autograder.engine.case import CaseError
-        from autograder.engine.imports import ImportGuard, preimport
+        from autograder.engine.imports import ImportGuard
 
         self.torch, self.run_case, self.CaseError = torch, run_case, CaseError
         torch.set_num_threads(1)
@@ -178,25 +184,45 @@ class Worker:
             self.part.warmup()      # lazy set-up of torch paid once, outside every case's time limit
         safetensors.torch.save({"warm": torch.zeros(2)})    # the output path's first-call set-up, once
         self.cases = {case.id: case for case in self.part.cases}
-        sources = []
-        for rel in self.part.files:
-            try:
-                with open(os.path.join(args.submission, rel), encoding="utf-8", errors="replace") as handle:
-                    sources.append(handle.read())
-            except OSError:
-                pass
-        self.preimported = preimport(sources, args.allowed)
-        self.memory_limit = self._limit_memory(args.memory_allowance)
+        self.load_submission()
         graded_modules = [rel[:-len(".py")].replace("/", ".") for rel in self.part.files]
         self.guard = ImportGuard(args.allowed, self.part.package, args.submission, graded_modules).install()
         self.out = run_case.OutputFolder(args.out)
         self.zygotes = {}           # module name -> Zygote
         gc.freeze()     # what is imported so far stays out of the collector: forked children do not copy it
 
+    def load_submission(self) -> None:
+        """Import the allowed packages the graded files import, then measure the address space the
+        cases get: in fork mode each zygote applies it to itself, so that the worker can load
+        another submission's imports later (regrade's warm mode) and its cases get the same limit."""
+        from autograder.engine.imports import preimport
+        sources = []
+        for rel in self.part.files:
+            try:
+                with open(os.path.join(self.args.submission, rel), encoding="utf-8", errors="replace") as handle:
+                    sources.append(handle.read())
+            except OSError:
+                pass
+        self.preimported = preimport(sources, self.args.allowed)
+        if self.args.mode == "fork":
+            self.memory_limit = self._address_space_limit(self.args.memory_allowance)
+        else:
+            self.memory_limit = self._limit_memory(self.args.memory_allowance)
+        gc.freeze()
+
+    def reset(self) -> None:
+        """Before another submission: nothing of the last one may outlive it."""
+        for zygote in self.zygotes.values():
+            zygote.stop()
+        self.zygotes = {}
+        kill_descendants()
+        if self.args.private_ipc:
+            remove_sysv_ipc()
+
     @staticmethod
-    def _limit_memory(allowance: int):
+    def _address_space_limit(allowance: int):
         """Address space: what this process maps now (torch and the allowed packages, whatever
-        their build maps) plus `allowance` for the cases. Inherited by every child."""
+        their build maps) plus `allowance` for the cases."""
         if not allowance or resource is None:
             return None
         mapped = 0
@@ -207,8 +233,14 @@ class Worker:
                         mapped = int(line.split()[1]) * 1024
         except OSError:
             return None
-        limit = mapped + allowance
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        return mapped + allowance
+
+    @staticmethod
+    def _limit_memory(allowance: int):
+        """The limit of _address_space_limit, on this process (and every child it forks)."""
+        limit = Worker._address_space_limit(allowance)
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         return limit
 
     def send(self, message: dict) -> None:
@@ -222,6 +254,14 @@ class Worker:
     def serve(self, commands) -> None:
         for line in commands:
             command = json.loads(line)
+            if command.get("reset"):
+                self.reset()
+                self.send({"reset": True})
+                continue
+            if command.get("load"):
+                self.load_submission()
+                self.send({"loaded": True, "preimported": self.preimported, "memory_limit": self.memory_limit})
+                continue
             cases = [self.cases[case_id] for case_id in command["cases"]]
             started = time.monotonic()
             if self.args.mode == "fork":
@@ -454,6 +494,8 @@ class Zygote:
     # -- inside the zygote -----------------------------------------------------------------
     def _main(self, command_read: int, reply_write: int) -> int:
         worker, run_case = self.worker, self.worker.run_case
+        if worker.memory_limit is not None:         # the student's import and every case within it
+            resource.setrlimit(resource.RLIMIT_AS, (worker.memory_limit, worker.memory_limit))
         become_subreaper()                          # what a case leaves running stays below us
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)    # and dies with the worker
         self.pipes = (command_read, reply_write)
