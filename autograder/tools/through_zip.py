@@ -180,21 +180,23 @@ class WarmGrader:
             self._start()
         started = time.monotonic()
         log_size = self.log_path.stat().st_size
+        timed_out = False
         try:
             self.process.stdin.write(b"grade\n")
             self.process.stdin.flush()
             answer = self.answers.get(timeout=timeout)
-        except (OSError, queue.Empty):
+        except queue.Empty:
+            answer, timed_out = None, True
+        except OSError:         # it is gone: its answers end, too
             answer = None
         seconds = time.monotonic() - started
+        if answer == b"done\n":
+            return Grading(read_results(self.root), self.root, seconds, 0, _tail(self.log_path, log_size))
+        returncode = self.close(wait=0 if timed_out else 15)
         output = _tail(self.log_path, log_size)
-        if answer != b"done\n":
-            returncode = None if self.process.poll() is None else self.process.returncode
-            self.close()
-            if returncode is not None:      # it ended on its own: not a timeout
-                return Grading(read_results(self.root), self.root, seconds, returncode, output)
+        if timed_out:
             return Grading(None, self.root, seconds, None, output)
-        return Grading(read_results(self.root), self.root, seconds, 0, output)
+        return Grading(read_results(self.root), self.root, seconds, returncode, output)   # it ended by itself
 
     def _start(self) -> None:
         environment, _ = _environment(self.root, self.python_bin, None, None)
@@ -208,20 +210,22 @@ class WarmGrader:
         if self.on_start is not None:
             self.on_start(self.process.pid)
 
-    def close(self) -> None:
-        """End the process (and all it started); the next grade() starts another."""
+    def close(self, wait: float = 15) -> Optional[int]:
+        """End the process (and all it started), after `wait` seconds for it to end by itself, and
+        return its exit status; the next grade() starts another."""
         if self.process is None:
-            return
+            return None
         try:
             self.process.stdin.close()          # end of the requests: it closes its workers and exits
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=wait)
         except (OSError, subprocess.TimeoutExpired):
             pass
         proctable.kill_tree(self.process.pid)
-        self.process.wait()
+        returncode = self.process.wait()
         if self.on_end is not None:
             self.on_end(self.process.pid)
         self.process = None
+        return returncode
 
     def remove(self) -> None:
         self.close()
