@@ -137,15 +137,11 @@ class Scratch:
         """Another submission's graded files in place of the last one's (regrade's warm mode)."""
         shutil.rmtree(self.submission / package, ignore_errors=True)
         self.add_submission(package, files)
-        for path in (self.submission / package).rglob("*"):
-            if path.is_file():
-                os.chmod(path, 0o644)
+        _read_only_files(self.submission / package)
 
     def seal(self, owner: Optional[Tuple[int, int]]) -> None:
         """Read-only files for the worker; its writable folders its own (when it is another user)."""
-        for path in self.root.rglob("*"):
-            if path.is_file():
-                os.chmod(path, 0o644)
+        _read_only_files(self.root)
         for name in self.WRITABLE:
             folder = self.root / name
             if owner is not None:
@@ -223,7 +219,7 @@ class WorkerSession:
                                             stderr=log, cwd=launch.cwd, env=launch.env, close_fds=True,
                                             preexec_fn=launch.preexec, **kwargs)
         self.messages = queue.Queue()
-        threading.Thread(target=_read_lines, args=(self.process.stdout, self.messages), daemon=True).start()
+        threading.Thread(target=read_lines, args=(self.process.stdout, self.messages), daemon=True).start()
         self.launched = time.monotonic()
 
     def wait_ready(self) -> None:
@@ -273,12 +269,7 @@ class WorkerSession:
     def _ask(self, command: dict, answer: str) -> Optional[dict]:
         """Send a command between submissions; the worker's answer, or None (it died, or took longer
         than RESET_TIMEOUT: a case's process can stop it)."""
-        if self.process is None or self.process.poll() is not None:
-            return None
-        try:
-            self.process.stdin.write((json.dumps(command) + "\n").encode())
-            self.process.stdin.flush()
-        except OSError:
+        if self.process is None or self.process.poll() is not None or not self._send(command):
             return None
         deadline = time.monotonic() + RESET_TIMEOUT
         while time.monotonic() < deadline:
@@ -290,6 +281,15 @@ class WorkerSession:
             elif reply.get(answer):
                 return reply
         return None
+
+    def _send(self, command: dict) -> bool:
+        """One command line to the worker; False when it cannot take it (it is gone)."""
+        try:
+            self.process.stdin.write((json.dumps(command) + "\n").encode())
+            self.process.stdin.flush()
+        except OSError:
+            return False
+        return True
 
     def _next(self, deadline: float):
         """The worker's next message; None when it ended or the deadline passed."""
@@ -341,11 +341,7 @@ class WorkerSession:
             self.stop()
             self.start()
         started = time.monotonic()
-        try:
-            command = {"cases": case_ids, "cpu": cpu, "wall": wall, "import": [import_cpu, import_wall]}
-            self.process.stdin.write((json.dumps(command) + "\n").encode())
-            self.process.stdin.flush()
-        except OSError:
+        if not self._send({"cases": case_ids, "cpu": cpu, "wall": wall, "import": [import_cpu, import_wall]}):
             self.stop()
             return [self._collect(case_id, module, CaseRun("lost")) for case_id in case_ids]
         calls = 1 if self.runs_side_by_side else len(case_ids)
@@ -460,7 +456,15 @@ class WorkerSession:
             return ""
 
 
-def _read_lines(stream, messages: queue.Queue) -> None:
+def _read_only_files(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            os.chmod(path, 0o644)
+
+
+def read_lines(stream, messages: queue.Queue) -> None:
+    """Put each line of `stream` (at most MAX_PROTOCOL_LINE bytes) on `messages`, then None at its end.
+    Run in a thread, so that the reader can wait for a line with a timeout."""
     try:
         while True:
             line = stream.readline(MAX_PROTOCOL_LINE)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
+from autograder.engine.session import read_lines
 from autograder.tools import proctable
 
 OUTPUT_TAIL = 20000
@@ -206,7 +207,7 @@ class WarmGrader:
                                             stdout=subprocess.PIPE, stderr=log, start_new_session=True,
                                             cwd=str(self.root))
         self.answers = queue.Queue()
-        threading.Thread(target=_read_answers, args=(self.process.stdout, self.answers), daemon=True).start()
+        threading.Thread(target=read_lines, args=(self.process.stdout, self.answers), daemon=True).start()
         if self.on_start is not None:
             self.on_start(self.process.pid)
 
@@ -231,12 +232,6 @@ class WarmGrader:
         self.close()
         shutil.rmtree(self.root, ignore_errors=True)
         self.log_path.unlink(missing_ok=True)
-
-
-def _read_answers(stream, answers: queue.Queue) -> None:
-    for line in iter(stream.readline, b""):
-        answers.put(line)
-    answers.put(None)
 
 
 def read_results(root: Path) -> Optional[dict]:
