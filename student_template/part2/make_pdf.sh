@@ -6,8 +6,10 @@ set -eu
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
 # The first Python that has what make_pdf needs; else any Python 3, which says what to install.
+# (find_spec looks for the packages without importing them: make_pdf.py imports them once.)
+NEEDS="import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('nbconvert', 'playwright', 'pypdf')))"
 PYTHON=""
-for check in "import nbconvert, playwright, pypdf" "import sys; sys.exit(sys.version_info < (3, 8))"; do
+for check in "$NEEDS" "import sys; sys.exit(sys.version_info < (3, 8))"; do
     for candidate in python3 python; do
         if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "$check" >/dev/null 2>&1; then
             PYTHON=$candidate
