@@ -22,7 +22,8 @@ PARTS = tables()
 def executed_notebook(tmp_path_factory):
     """executed_notebook(part) -> ExecutedNotebook: the solution notebook run once per session in smoke
     mode, as a student runs it before making the PDF, in a copy of the handout with the solution's
-    package, saved with its outputs (shared by the notebook and PDF tests: xdist_group "notebooks")."""
+    package, saved with its outputs (shared by the notebook and PDF tests of that part: they are in
+    its xdist group, notebook_group(part), so that each part's notebook runs once, beside the other's)."""
     from notebooks import execute_solution_notebook
     done = {}
 
@@ -31,6 +32,16 @@ def executed_notebook(tmp_path_factory):
             done[part] = execute_solution_notebook(part, tmp_path_factory.mktemp(f"notebook-{part}"))
         return done[part]
     return get
+
+
+def notebook_group(part: str):
+    """The xdist group of the tests that use `part`'s executed notebook."""
+    return pytest.mark.xdist_group(f"notebooks-{part}")
+
+
+def by_notebook(parts):
+    """Parameters, one per part, each in its notebook's xdist group."""
+    return [pytest.param(part, marks=notebook_group(part)) for part in sorted(parts)]
 
 
 def pytest_configure(config):

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import by_notebook
 from notebooks import NOTEBOOKS, REPO, SOLUTION
 
 SMOKE_BUDGET_S = 60      # a smoke run's expected time, kernel start included (measured: 7-34 s); bounds the timeout
@@ -66,9 +67,8 @@ def test_committed_notebook_is_clean_and_strippable(name):
 
 
 @pytest.mark.notebook
-@pytest.mark.xdist_group("notebooks")
 @pytest.mark.timeout(5 * SMOKE_BUDGET_S)
-@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+@pytest.mark.parametrize("name", by_notebook(NOTEBOOKS))
 def test_solution_notebook_runs_in_smoke_mode(name, executed_notebook):
     pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PARTS, REPO
+from conftest import PARTS, REPO, by_notebook, notebook_group
 from notebooks import NOTEBOOKS
 from test_handout import NOTEBOOK, collect, handout_copy, with_outputs
 
@@ -137,9 +137,8 @@ def pdf_of(part):
 
 
 @pytest.mark.notebook
-@pytest.mark.xdist_group("notebooks")
 @pytest.mark.timeout(NOTEBOOK_RUN_S + MAKE_PDF_S)
-@pytest.mark.parametrize("part", sorted(PARTS))
+@pytest.mark.parametrize("part", by_notebook(PARTS))
 def test_pdf_holds_every_figure_and_heading(part, converted):
     folder, done = converted(part)
     assert done.returncode == 0, done.stderr
@@ -161,9 +160,8 @@ def test_pdf_holds_every_figure_and_heading(part, converted):
 
 
 @pytest.mark.notebook
-@pytest.mark.xdist_group("notebooks")
 @pytest.mark.timeout(NOTEBOOK_RUN_S + MAKE_PDF_S)
-@pytest.mark.parametrize("part", sorted(PARTS))
+@pytest.mark.parametrize("part", by_notebook(PARTS))
 def test_first_pages_render_with_their_figures(part, converted, tmp_path):
     """pdftoppm draws the pages up to the first figure; that page is darker than the title page (the
     training digits are white on black), so the figure is visible, not only embedded."""
@@ -188,7 +186,7 @@ def test_first_pages_render_with_their_figures(part, converted, tmp_path):
 
 
 @pytest.mark.notebook
-@pytest.mark.xdist_group("notebooks")
+@notebook_group("part1")
 @pytest.mark.timeout(NOTEBOOK_RUN_S + MAKE_PDF_S)
 def test_merge_puts_the_given_pdfs_first_in_their_order(converted, chromium, tmp_path):
     source, done = converted("part1")
@@ -213,7 +211,7 @@ def test_merge_puts_the_given_pdfs_first_in_their_order(converted, chromium, tmp
 
 
 @pytest.mark.notebook
-@pytest.mark.xdist_group("notebooks")
+@notebook_group("part1")
 @pytest.mark.timeout(NOTEBOOK_RUN_S + MAKE_PDF_S)
 def test_a_missing_figure_warns_and_the_pdf_is_still_made(converted, chromium, tmp_path):
     source, done = converted("part1")
