@@ -44,20 +44,11 @@ def by_notebook(parts):
     return [pytest.param(part, marks=notebook_group(part)) for part in sorted(parts)]
 
 
-def pytest_collection_modifyitems(items):
-    """The longest chains first: an xdist group runs on one worker, one test after another (the
-    regrade module's class export, a part's notebook and its PDFs), and a test marked `long` takes
-    most of a minute; started last, they would leave the other workers idle at the end of the run."""
-    items.sort(key=lambda item: (item.get_closest_marker("xdist_group") is None,
-                                 item.get_closest_marker("long") is None))
-
-
 def pytest_configure(config):
     # Tests grade several at a time (xdist): one worker per grading, not one per CPU (run_autograder --lanes).
     os.environ.setdefault("AUTOGRADER_LANES", "1")
     config.addinivalue_line("markers", "notebook: executes a solution notebook end to end (slow)")
     config.addinivalue_line("markers", "attack: grades an adversarial submission (needs root)")
-    config.addinivalue_line("markers", "long: takes most of a minute (run early: pytest_collection_modifyitems)")
 
 
 @pytest.fixture(scope="session")

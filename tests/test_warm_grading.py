@@ -71,7 +71,6 @@ def comparable(results):
              test.get("output")) for test in results["tests"]]
 
 
-@pytest.mark.long
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox users need root")
 def test_submissions_graded_by_one_warm_batch_do_not_reach_each_other(tmp_path, autograder_zips, grade):
     solution = REPO / "solution" / PART
