@@ -120,7 +120,6 @@ def grade_native(zip_file: Path, submission: Path, repeat: int, scratch: Path) -
         times.append(grading.seconds)
         peaks.append((sampler.peak_single, sampler.peak_total))
         record = summarize(grading.results)
-        shutil.rmtree(grading.root, ignore_errors=True)
     record.update(seconds=round(statistics.median(times), 3), seconds_runs=[round(t, 3) for t in times],
                   peak_rss_single_mib=round(max(p[0] for p in peaks) / 1024 ** 2, 1),
                   peak_rss_total_mib=round(max(p[1] for p in peaks) / 1024 ** 2, 1))

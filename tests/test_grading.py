@@ -134,7 +134,10 @@ def test_a_zip_that_cannot_start_its_worker_says_the_autograder_failed(autograde
     root = lay_out(autograder_zips["part1"], REPO / "solution" / "part1", tmp_path)
     worker = root / "source" / "autograder" / "engine" / "worker.py"
     worker.write_text("import sys\nsys.exit('broken worker')\n")
-    grading = run_autograder(root)
+    try:
+        grading = run_autograder(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     assert grading.results is not None and failed(grading)
     assert "autograder itself failed" in plain(grading.results["output"])
     assert all(test["extra_data"]["kind"] == "grader error" for test in grading.results["tests"])

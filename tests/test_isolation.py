@@ -33,10 +33,10 @@ def ta_user():
     return TA
 
 
-def grade(zips, tmp_path, user=None, args=(), env_extra=None, part="part1", submission=None):
+def grade(zips, tmp_path, user=None, args=(), env_extra=None, part="part1", submission=None, keep_root=False):
     env = dict(os.environ, **(env_extra or {}))
     return grade_through_zip(zips[part], submission or REPO / "solution" / part, tmp_path, user=user, args=args,
-                             env=env)
+                             env=env, keep_root=keep_root)
 
 
 def mode_of(grading):
@@ -49,6 +49,8 @@ def test_root_uses_namespaces_and_the_sandbox_user(autograder_zips, tmp_path):
     assert mode_of(grading) == expected
     assert grading.results["extra_data"]["isolation"]["user"].startswith("gs-student")
     assert grading.results["score"] == 5.0
+    # tmp_path is private, so the root went to the temporary folder, readable by all: it must be gone
+    assert grading.root.parent == Path(tempfile.gettempdir()) and not grading.root.exists(), grading.root
 
 
 def test_root_falls_back_to_the_sandbox_user_where_namespaces_are_refused(autograder_zips, tmp_path):
@@ -60,11 +62,14 @@ def test_root_falls_back_to_the_sandbox_user_where_namespaces_are_refused(autogr
 def test_an_unprivileged_grader_isolates_with_namespaces(autograder_zips, tmp_path, ta_user):
     if namespaces_work(None) is not None:
         pytest.skip(f"no namespaces for unprivileged users here: {namespaces_work(None)}")
-    grading = grade(autograder_zips, tmp_path, user=ta_user)
-    assert mode_of(grading) == "namespaces"
-    assert grading.results["score"] == 5.0
-    assert (grading.root / "results" / "results.json").stat().st_uid == int(
-        subprocess.run(["id", "-u", ta_user], capture_output=True, text=True).stdout)
+    grading = grade(autograder_zips, tmp_path, user=ta_user, keep_root=True)
+    try:
+        assert mode_of(grading) == "namespaces"
+        assert grading.results["score"] == 5.0
+        assert (grading.root / "results" / "results.json").stat().st_uid == int(
+            subprocess.run(["id", "-u", ta_user], capture_output=True, text=True).stdout)
+    finally:
+        shutil.rmtree(grading.root, ignore_errors=True)
 
 
 def test_without_root_or_namespaces_student_code_does_not_run(autograder_zips, tmp_path, ta_user, manifests):

@@ -152,9 +152,18 @@ def _home_of(user: str) -> str:
     return pwd.getpwnam(user).pw_dir
 
 
-def grade_through_zip(zip_file: Path, submission: Optional[Path], workdir: Path, **options) -> Grading:
-    """lay_out, then run_autograder (its options)."""
-    return run_autograder(lay_out(Path(zip_file), submission, Path(workdir), owner=options.get("user")), **options)
+def grade_through_zip(zip_file: Path, submission: Optional[Path], workdir: Path, keep_root: bool = False,
+                      **options) -> Grading:
+    """lay_out, then run_autograder (its options). The grading root is removed once results.json
+    is read, unless `keep_root` (then the caller removes grading.root): when `workdir` is private,
+    lay_out makes the root in the system's temporary folder, where it would outlive the caller's
+    workdir, readable by anyone, with the reference outputs in it."""
+    root = lay_out(Path(zip_file), submission, Path(workdir), owner=options.get("user"))
+    try:
+        return run_autograder(root, **options)
+    finally:
+        if not keep_root:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 class WarmGrader:
