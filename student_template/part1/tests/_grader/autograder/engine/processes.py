@@ -7,7 +7,7 @@ child subreaper keeps every orphan of its tree below it, daemons included.
 import os
 import signal
 import time
-from typing import Callable, Iterable, List
+from typing import Callable, Iterable, List, Optional
 
 PR_SET_CHILD_SUBREAPER = 36
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -30,6 +30,44 @@ def cpu_seconds(pid: int) -> float:
     except (OSError, IndexError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / _TICKS      # utime and stime, fields 14 and 15
+
+
+# A wall-clock cap is for code that waits instead of computing. Time a process spends runnable but
+# waiting for a CPU (another process's work, or a CPU quota's throttling) is not counted against it,
+# up to this many times the cap in real time: on a machine busy with other work a correct case is
+# not stopped for waiting its turn, and one that is starved of a CPU still ends.
+CPU_WAIT_STRETCH = 3.0
+
+
+def cpu_wait_seconds(pid: int) -> Optional[float]:
+    """Time the main thread of a live process has spent runnable but waiting for a CPU (the
+    kernel's schedstat run_delay); None where the kernel does not keep it or the process is gone."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as handle:
+            return int(handle.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class WallClock:
+    """The wall-clock time of a process since this was made, less the time it waited for a CPU."""
+
+    def __init__(self, pid: int):
+        self.pid, self.started = pid, time.monotonic()
+        self.waited_before = self.waited_last = cpu_wait_seconds(pid) or 0.0
+
+    def real(self) -> float:
+        return time.monotonic() - self.started
+
+    def counted(self) -> float:
+        waited = cpu_wait_seconds(self.pid)
+        if waited is not None:          # once it is gone, what it waited last stays deducted
+            self.waited_last = max(waited, self.waited_last)
+        return self.real() - (self.waited_last - self.waited_before)
+
+    def over(self, cap: float) -> bool:
+        """Past `cap` seconds not spent waiting for a CPU, or past CPU_WAIT_STRETCH times it in all."""
+        return self.real() >= cap * CPU_WAIT_STRETCH or self.counted() >= cap
 
 
 def children_of(pid: int) -> List[int]:

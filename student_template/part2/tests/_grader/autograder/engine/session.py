@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from autograder.engine.processes import descendants_of
+from autograder.engine.processes import CPU_WAIT_STRETCH, descendants_of
 from autograder.engine.run_case import LOG_SUFFIX, OUTPUTS_SUFFIX, STATUS_SUFFIX
 
 # What the worker needs of the engine; the case table and its helpers come from the manifest.
@@ -344,8 +344,10 @@ class WorkerSession:
         if not self._send({"cases": case_ids, "cpu": cpu, "wall": wall, "import": [import_cpu, import_wall]}):
             self.stop()
             return [self._collect(case_id, module, CaseRun("lost")) for case_id in case_ids]
-        calls = 1 if self.runs_side_by_side else len(case_ids)
-        deadline = started + import_wall + calls * wall + BACKSTOP     # the file's import, then the calls
+        if self.runs_side_by_side:      # the worker's caps: they do not count waiting for a CPU (WallClock)
+            deadline = started + (import_wall + wall) * CPU_WAIT_STRETCH + BACKSTOP
+        else:                           # in-process: this deadline is the cases' only cap
+            deadline = started + import_wall + len(case_ids) * wall + BACKSTOP
         replies: Dict[str, dict] = {}
         while len(replies) < len(case_ids) and time.monotonic() < deadline:
             reply = self._next(min(deadline, time.monotonic() + NUDGE))

@@ -56,8 +56,8 @@ if __name__ == "__main__":  # run as a script: the folder holding the autograder
     sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != os.path.dirname(os.path.realpath(__file__))]
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))))
 
-from autograder.engine.processes import (become_subreaper, children_of, cpu_seconds,  # noqa: E402
-                                         kill_descendants, remove_sysv_ipc)
+from autograder.engine.processes import (CPU_WAIT_STRETCH, WallClock, become_subreaper,  # noqa: E402
+                                         children_of, cpu_seconds, kill_descendants, remove_sysv_ipc)
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -80,10 +80,13 @@ def describe_end(status) -> dict:
     return {"ended": "exit", "exit": os.WEXITSTATUS(status), "signal": None}
 
 
-def wait_for_all(pids, cpu: float, wall: float):
+def wait_for_all(pids, cpu: float, wall: float, count_cpu_waits: bool = True):
     """({pid: (wait status, seconds, CPU seconds)} of the children that ended in time, {pid: "cpu" or
-    "wall"} of those killed once they had used `cpu` seconds of CPU time or `wall` seconds had passed)."""
+    "wall"} of those killed once they had used `cpu` seconds of CPU time or were past the wall-clock
+    cap `wall`: not counting time spent waiting for a CPU (WallClock), unless `count_cpu_waits` is
+    False (children side by side, who wait for each other's CPU)."""
     started = time.monotonic()
+    clocks = {pid: WallClock(pid) for pid in pids}
     pidfds = {}
     for pid in pids:
         try:
@@ -99,23 +102,24 @@ def wait_for_all(pids, cpu: float, wall: float):
                     if done:
                         ended[pid] = (status, time.monotonic() - started, usage.ru_utime + usage.ru_stime)
             running = [pid for pid in pids if pid not in ended]
-            elapsed = time.monotonic() - started
             if not running:
                 break
             for pid in running:
-                if pid not in over and (elapsed >= wall or cpu_seconds(pid) >= cpu):
-                    over[pid] = "wall" if elapsed >= wall else "cpu"
+                if pid in over:
+                    continue
+                past_wall = clocks[pid].over(wall) if count_cpu_waits else clocks[pid].real() >= wall
+                if past_wall or cpu_seconds(pid) >= cpu:
+                    over[pid] = "wall" if past_wall else "cpu"
                     os.kill(pid, signal.SIGKILL)
             if all(pid in over for pid in running):
                 for pid in running:
                     os.waitpid(pid, 0)
                 break
             waiting = [pidfds[pid] for pid in running if pid in pidfds]
-            pause = max(0.0, min(POLL, wall - elapsed))
             if len(waiting) == len(running):
-                select.select(waiting, [], [], pause)
+                select.select(waiting, [], [], POLL)
             else:               # no pidfd (an old kernel): poll
-                time.sleep(min(pause, 0.005))
+                time.sleep(min(POLL, 0.005))
     finally:
         for fd in pidfds.values():
             os.close(fd)
@@ -379,7 +383,7 @@ class Zygote:
         os.close(command_read)
         os.close(reply_write)
         self.pid, self.commands, self.replies = pid, command_write, reply_read
-        reply = self._read_within(cpu, wall)
+        reply = self._read_within(cpu, wall, wall * CPU_WAIT_STRETCH)
         if reply is None:
             self.import_failure = {"ended": "import crash" if self._closed else "import timeout"}
             self._reap_if_closed()
@@ -428,14 +432,15 @@ class Zygote:
             return {"exit": None, "signal": None}
         return {key: value for key, value in describe_end(self._status).items() if key != "ended"}
 
-    def _read_within(self, cpu: float, wall: float):
-        """The zygote's next reply before it has used `cpu` seconds of CPU time or `wall` have passed;
-        None otherwise, with `_closed` telling whether it closed its end (it died) or ran out of time."""
-        started = time.monotonic()
+    def _read_within(self, cpu: float, wall: float, real: float):
+        """The zygote's next reply before it has used `cpu` seconds of CPU time, or spent `wall` seconds
+        other than waiting for a CPU (WallClock), or `real` seconds have passed; None otherwise, with
+        `_closed` telling whether it closed its end (it died) or ran out of time."""
+        clock = WallClock(self.pid)
         self._closed = False
         while b"\n" not in self._buffer:
-            left = wall - (time.monotonic() - started)
-            if left <= 0 or cpu_seconds(self.pid) >= cpu:
+            left = real - clock.real()
+            if left <= 0 or clock.counted() >= wall or cpu_seconds(self.pid) >= cpu:
                 return None
             ready, _, _ = select.select([self.replies], [], [], min(left, POLL))
             if not ready:
@@ -461,7 +466,8 @@ class Zygote:
         except OSError:
             self._alive()
             return [{**reply, **self._end_details()} for reply in died]
-        reply = self._read_within(float("inf"), wall + REPLY_GRACE)   # the zygote itself uses no CPU to speak of
+        # The zygote itself uses no CPU to speak of: what bounds it is its cases' longest real time.
+        reply = self._read_within(float("inf"), float("inf"), wall * CPU_WAIT_STRETCH + REPLY_GRACE)
         if reply is None:
             self._reap_if_closed()
             return [{**reply, **self._end_details()} for reply in died] if not self._alive() else None
@@ -561,7 +567,7 @@ class Zygote:
                 self._close_inherited()
                 self._child(case, module, cpu)
             pids.append(pid)
-        ended, over = wait_for_all(pids, cpu, wall)
+        ended, over = wait_for_all(pids, cpu, wall, count_cpu_waits=False)    # one window for them all
         return [_reply(pid, ended, over) for pid in pids]
 
     def _close_inherited(self, *others) -> None:
