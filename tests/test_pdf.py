@@ -336,7 +336,11 @@ def test_an_absent_browser_is_named_with_the_fix(template, tmp_path, monkeypatch
 
     # A student who skipped `playwright install chromium`: playwright finds no browser of its own.
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "no-browsers"))
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
     done = make_pdf(template)
+    assert list(temporary.iterdir()) == []      # nothing left behind, playwright's folders included
     errors = [line for line in lines(done.stderr) if not line.startswith("warning: ")]
     assert done.returncode == 1
     assert errors[0].startswith("error: Chromium, which prints the PDF, did not start ("), errors

@@ -164,25 +164,30 @@ def print_pdf(html: str, destination: Path) -> None:
     if executable and not Path(executable).is_file():
         raise Refused(f"error: {CHROMIUM_VARIABLE} names {executable}, which is not a file: "
                       f"unset it to use playwright's Chromium, or point it at a Chrome or Chromium")
-    with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        page_file = Path(folder) / "notebook.html"
-        page_file.write_text(html, encoding="utf-8")
-        try:
-            browser = playwright.chromium.launch(executable_path=executable)
-        except Error as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise Refused(f"error: Chromium, which prints the PDF, did not start ({first}).\n"
-                          f"Install it once with: {GET_CHROMIUM}.\n"
-                          "On Linux, if it then says a library is missing: "
-                          "python -m playwright install-deps chromium") from error
-        try:
-            page = browser.new_page()
-            page.route("**/*", _offline)
-            page.emulate_media(media="print")
-            page.goto(page_file.as_uri(), wait_until="networkidle")
-            data = page.pdf(print_background=True)
-        finally:
-            browser.close()
+    with tempfile.TemporaryDirectory() as folder:
+        # playwright's driver makes a profile folder and an artifacts folder in the temporary
+        # folder, and leaves both behind when the browser does not start: give it this one.
+        for name in ("TMPDIR", "TEMP", "TMP"):
+            os.environ[name] = folder
+        with sync_playwright() as playwright:
+            page_file = Path(folder) / "notebook.html"
+            page_file.write_text(html, encoding="utf-8")
+            try:
+                browser = playwright.chromium.launch(executable_path=executable)
+            except Error as error:
+                first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise Refused(f"error: Chromium, which prints the PDF, did not start ({first}).\n"
+                              f"Install it once with: {GET_CHROMIUM}.\n"
+                              "On Linux, if it then says a library is missing: "
+                              "python -m playwright install-deps chromium") from error
+            try:
+                page = browser.new_page()
+                page.route("**/*", _offline)
+                page.emulate_media(media="print")
+                page.goto(page_file.as_uri(), wait_until="networkidle")
+                data = page.pdf(print_background=True)
+            finally:
+                browser.close()
     _write(destination, data)
 
 
