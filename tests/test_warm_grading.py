@@ -10,6 +10,7 @@ it then), and the template. The solution and the template are also graded the us
 run_autograder each, and their tests must be the same.
 """
 import os
+import stat
 import textwrap
 
 import psutil
@@ -88,6 +89,7 @@ def test_submissions_graded_by_one_warm_batch_do_not_reach_each_other(tmp_path, 
         for folder in (leaves_daemons, solution, kills_the_worker, habits, template):
             batch.append(grader.grade(folder, timeout=300))
             batch_processes.add(grader.process.pid if grader.process else None)
+        assert stat.S_IMODE(grader.log_path.stat().st_mode) == 0o600     # students' output: the owner's only
     finally:
         grader.remove()
     for grading in batch:

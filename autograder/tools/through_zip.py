@@ -110,7 +110,7 @@ def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float
     environment, as_user = _environment(root, python_bin, env, user)
     log_path = root.parent / f"{root.name}.log"
     started = time.monotonic()
-    with open(log_path, "wb") as log:
+    with private_log(log_path) as log:
         process = subprocess.Popen(["bash", str(root / "source" / "run_autograder"), *args], env=environment,
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True, preexec_fn=cgroup.join if cgroup else None,
@@ -131,6 +131,15 @@ def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float
         grading.peak_memory = cgroup.peak_memory()
         grading.limits = cgroup.describe()
     return grading
+
+
+def private_log(path: Path, append: bool = False):
+    """run_autograder's log, beside its root, open for writing. Only its owner may read it: it holds
+    students' output and scores, and the root may be in the system's temporary folder. It is made
+    anew (or, `append`, must be a file already), never through a link: nothing another user planted
+    at that name is written to."""
+    flags = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | (os.O_APPEND if append else os.O_CREAT | os.O_EXCL)
+    return os.fdopen(os.open(path, flags, 0o600), "ab" if append else "wb")
 
 
 def _environment(root: Path, python_bin: Optional[Path], env: Optional[dict], user: Optional[str]):
@@ -179,6 +188,7 @@ class WarmGrader:
         self.args, self.python_bin, self.on_start, self.on_end = list(args), python_bin, on_start, on_end
         self.process: Optional[subprocess.Popen] = None
         self.log_path = self.root.parent / f"{self.root.name}.log"
+        private_log(self.log_path).close()
         self.answers: Optional[queue.Queue] = None
 
     def grade(self, submission: Optional[Path], timeout: float = 900) -> Grading:
@@ -210,7 +220,7 @@ class WarmGrader:
 
     def _start(self) -> None:
         environment, _ = _environment(self.root, self.python_bin, None, None)
-        with open(self.log_path, "ab") as log:
+        with private_log(self.log_path, append=True) as log:
             self.process = subprocess.Popen(["bash", str(self.root / "source" / "run_autograder"), "--batch",
                                              *self.args], env=environment, stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=log, start_new_session=True,
