@@ -5,6 +5,7 @@ grades one submission after another with the same workers. Whatever the submissi
 even if the grader itself fails, a valid results.json is written, listing every case.
 """
 import os
+import signal
 import sys
 import time
 import traceback
@@ -206,6 +207,12 @@ def run_batch(root=None, isolation_mode: str = "auto", lanes: int = 0) -> int:
     return 0
 
 
+def _stop_when_asked(signum, frame) -> None:
+    """SIGTERM (regrade's timeout): unwind, so that the workers are stopped and their scratch
+    folders, which hold the submission, are removed; SIGKILL would leave them behind."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None) -> int:
     import argparse
 
@@ -223,6 +230,7 @@ def main(argv=None) -> int:
                         help="workers side by side (default: $AUTOGRADER_LANES, else one per CPU, at most %d, "
                              "with namespaces; 1 where several gradings share the machine)" % MAX_LANES)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_when_asked)
     run = run_batch if args.batch else run_gradescope
     return run(args.root, "none" if args.no_isolation else args.isolation, max(0, args.lanes))
 

@@ -10,8 +10,11 @@ it then), and the template. The solution and the template are also graded the us
 run_autograder each, and their tests must be the same.
 """
 import os
+import shutil
 import stat
+import tempfile
 import textwrap
+from pathlib import Path
 
 import psutil
 import pytest
@@ -109,16 +112,24 @@ def test_submissions_graded_by_one_warm_batch_do_not_reach_each_other(tmp_path, 
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox users need root")
-def test_a_warm_batch_that_runs_past_its_timeout_is_replaced(tmp_path, autograder_zips):
-    """The caller's timeout kills the batch and all it started; the next submission gets a new one."""
+def test_a_warm_batch_that_runs_past_its_timeout_is_replaced(tmp_path, autograder_zips, monkeypatch):
+    """The caller's timeout ends the batch and all it started, its workers' scratch folders (which
+    hold the submission) included; the next submission gets a new one."""
     sleeps = make_submission(tmp_path / "sleeps", PART, {
         "gan/losses.py": "import time\n" + (REPO / "solution" / PART / "gan" / "losses.py").read_text().replace(
             '    """', '    time.sleep(1000)\n    """', 1)})
+    temporary = Path(tempfile.mkdtemp(prefix="hw4-warm-timeout-"))    # the batch's temporary folder
+    os.chmod(temporary, 0o711)      # traversable by the sandbox user, as the system's is
+    monkeypatch.setenv("TMPDIR", str(temporary))
     grader = WarmGrader(autograder_zips[PART], tmp_path / "warm")
     try:
         first = grader.grade(sleeps, timeout=5)
         assert first.timed_out and grader.process is None
+        left_by_the_first = sorted(path.name for path in temporary.iterdir()
+                                   if not path.name.startswith(grader.root.name))     # the root stays
         second = grader.grade(REPO / "solution" / PART, timeout=300)
     finally:
         grader.remove()
+        shutil.rmtree(temporary, ignore_errors=True)
+    assert left_by_the_first == [], left_by_the_first
     assert second.results is not None and second.results["score"] == 5.0, second.output[-3000:]

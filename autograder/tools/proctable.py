@@ -37,6 +37,16 @@ def kill_tree(pid: int, rounds: int = 20) -> None:
             time.sleep(0.05)
 
 
+def kill_all(processes: Iterable[psutil.Process]) -> None:
+    """SIGKILL those of `processes` still running (psutil checks that a pid is still the process
+    it named, not a new one)."""
+    for process in processes:
+        try:
+            process.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+
+
 def _state(process: psutil.Process) -> Optional[str]:
     try:
         return process.status()

@@ -27,6 +27,7 @@ from autograder.engine.session import read_lines
 from autograder.tools import proctable
 
 OUTPUT_TAIL = 20000
+STOP_GRACE = 5.0            # seconds a run_autograder asked to stop gets before it is killed
 
 
 @dataclass
@@ -120,8 +121,7 @@ def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float
         try:
             returncode = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proctable.kill_tree(process.pid)
-            process.wait()
+            stop(process)
             returncode = None
     seconds = time.monotonic() - started
     output = _tail(log_path)
@@ -131,6 +131,21 @@ def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float
         grading.peak_memory = cgroup.peak_memory()
         grading.limits = cgroup.describe()
     return grading
+
+
+def stop(process: subprocess.Popen) -> None:
+    """End a run_autograder and everything it started: asked first (SIGTERM: it stops its workers and
+    removes their scratch folders, which hold the submission), killed STOP_GRACE seconds later."""
+    started = proctable.tree(process.pid)
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+    proctable.kill_tree(process.pid)
+    proctable.kill_all(started)         # what it started and did not end, though it is gone itself
+    process.wait()
 
 
 def private_log(path: Path, append: bool = False):
@@ -240,7 +255,7 @@ class WarmGrader:
             self.process.wait(timeout=wait)
         except (OSError, subprocess.TimeoutExpired):
             pass
-        proctable.kill_tree(self.process.pid)
+        stop(self.process)
         returncode = self.process.wait()
         if self.on_end is not None:
             self.on_end(self.process.pid)
