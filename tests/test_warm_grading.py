@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from conftest import REPO, make_submission
+from fixtures.make_export import make_export
 
 from autograder.tools.through_zip import WarmGrader
 
@@ -115,13 +116,12 @@ def test_submissions_graded_by_one_warm_batch_do_not_reach_each_other(tmp_path, 
 def test_a_warm_batch_that_runs_past_its_timeout_is_replaced(tmp_path, autograder_zips, monkeypatch):
     """The caller's timeout ends the batch and all it started, its workers' scratch folders (which
     hold the submission) included; the next submission gets a new one."""
-    sleeps = make_submission(tmp_path / "sleeps", PART, {
-        "gan/losses.py": "import time\n" + (REPO / "solution" / PART / "gan" / "losses.py").read_text().replace(
-            '    """', '    time.sleep(1000)\n    """', 1)})
+    make_export(tmp_path / "export", PART, kinds=["sleep_everywhere"])     # far longer than the timeout
+    sleeps = tmp_path / "export" / "submission_240001"
     temporary = Path(tempfile.mkdtemp(prefix="hw4-warm-timeout-"))    # the batch's temporary folder
     os.chmod(temporary, 0o711)      # traversable by the sandbox user, as the system's is
     monkeypatch.setenv("TMPDIR", str(temporary))
-    grader = WarmGrader(autograder_zips[PART], tmp_path / "warm")
+    grader = WarmGrader(autograder_zips[PART], tmp_path / "warm", ["--lanes", "2"])   # lanes: threads to end
     try:
         first = grader.grade(sleeps, timeout=5)
         assert first.timed_out and grader.process is None

@@ -11,6 +11,7 @@ tests (this module is shipped with the handout):
 - a file whose import failed, hung or crashed is reported for all its cases at once;
 - past the part's deadline, the remaining cases are listed as not run.
 """
+import threading
 import time
 from typing import Callable, Dict, List, Optional
 
@@ -39,6 +40,7 @@ class Grader:
         self.done: Dict[str, TestResult] = {}       # results of cases run ahead, side by side
         self.graded = set()
         self.started: Optional[float] = None
+        self.stopping = threading.Event()
 
     def limit_for(self, case: dict) -> TimeLimit:
         if case["function"] in self.struck:
@@ -89,7 +91,12 @@ class Grader:
             self.failed_imports[case["file"]] = test
 
     def run(self) -> List[TestResult]:
-        return [self.grade_case(case) for case in self.cases]
+        results = []
+        for case in self.cases:
+            if self.stopping.is_set():      # run_autograder was asked to stop: no case more
+                break
+            results.append(self.grade_case(case))
+        return results
 
 
 def lanes(cases: List[dict], count: int) -> List[List[dict]]:
@@ -117,8 +124,19 @@ def grade_in_lanes(reference, sessions: List[WorkerSession], problems: Dict[str,
     if len(graders) == 1:
         results = graders[0].run()
     else:
-        with ThreadPoolExecutor(len(graders)) as pool:
+        pool = ThreadPoolExecutor(len(graders))
+        try:
             results = [test for tests in pool.map(Grader.run, graders) for test in tests]
+        except BaseException:   # SystemExit on SIGTERM: the lanes end now, before the sessions are closed
+            for grader in graders:
+                grader.stopping.set()
+                try:
+                    grader.session.stop()       # its case in progress ends: the lane sees its worker gone
+                except Exception:  # noqa: BLE001 - the lane may be stopping it too; it is going anyway
+                    pass
+            raise
+        finally:
+            pool.shutdown(wait=True)
     by_case = {test.extra_data["case"]: test for test in results}
     return [by_case[case["id"]] for case in reference.cases]
 
