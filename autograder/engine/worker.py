@@ -85,7 +85,6 @@ def wait_for_all(pids, cpu: float, wall: float, count_cpu_waits: bool = True):
     "wall"} of those killed once they had used `cpu` seconds of CPU time or were past the wall-clock
     cap `wall`: not counting time spent waiting for a CPU (WallClock), unless `count_cpu_waits` is
     False (children side by side, who wait for each other's CPU)."""
-    started = time.monotonic()
     clocks = {pid: WallClock(pid) for pid in pids}
     pidfds = {}
     for pid in pids:
@@ -100,7 +99,7 @@ def wait_for_all(pids, cpu: float, wall: float, count_cpu_waits: bool = True):
                 if pid not in ended:
                     done, status, usage = os.wait4(pid, os.WNOHANG)
                     if done:
-                        ended[pid] = (status, time.monotonic() - started, usage.ru_utime + usage.ru_stime)
+                        ended[pid] = (status, clocks[pid].real(), usage.ru_utime + usage.ru_stime)
             running = [pid for pid in pids if pid not in ended]
             if not running:
                 break
