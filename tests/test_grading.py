@@ -128,18 +128,18 @@ def test_a_macos_zip_of_the_enclosing_folder_is_graded(grade, tmp_path):
 def test_the_log_beside_a_root_is_never_written_through_a_planted_link(autograder_zips, tmp_path):
     """run_autograder's log goes beside the grading root, which may be in the system's temporary
     folder: a link another user put at its name must not make the grader write where it points."""
-    from autograder.tools.through_zip import lay_out, run_autograder
+    from autograder.tools.through_zip import lay_out, log_beside, run_autograder
 
     root = lay_out(autograder_zips["part1"], None, tmp_path / "work")
     target = tmp_path / "not-the-log"
     target.write_text("untouched")
-    (root.parent / f"{root.name}.log").symlink_to(target)
+    log_beside(root).symlink_to(target)
     try:
         with pytest.raises(OSError):
             run_autograder(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-        (root.parent / f"{root.name}.log").unlink()
+        log_beside(root).unlink()
     assert target.read_text() == "untouched"
 
 

@@ -109,7 +109,7 @@ def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float
     on PATH; `on_start(pid)` is called once it runs (to watch it). With `user` (root only), it
     runs as that user: a TA grading on a shared machine."""
     environment, as_user = _environment(root, python_bin, env, user)
-    log_path = root.parent / f"{root.name}.log"
+    log_path = log_beside(root)
     started = time.monotonic()
     with private_log(log_path) as log:
         process = subprocess.Popen(["bash", str(root / "source" / "run_autograder"), *args], env=environment,
@@ -136,7 +136,7 @@ def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float
 def stop(process: subprocess.Popen) -> None:
     """End a run_autograder and everything it started: asked first (SIGTERM: it stops its workers and
     removes their scratch folders, which hold the submission), killed STOP_GRACE seconds later."""
-    started = proctable.tree(process.pid)
+    its_processes = proctable.tree(process.pid)
     if process.poll() is None:
         process.terminate()
         try:
@@ -144,8 +144,13 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             pass
     proctable.kill_tree(process.pid)
-    proctable.kill_all(started)         # what it started and did not end, though it is gone itself
+    proctable.kill_all(its_processes)   # what it started and did not end, though it is gone itself
     process.wait()
+
+
+def log_beside(root: Path) -> Path:
+    """Where run_autograder's output goes: beside the grading root, named after it."""
+    return root.parent / f"{root.name}.log"
 
 
 def private_log(path: Path, append: bool = False):
@@ -202,7 +207,7 @@ class WarmGrader:
         self.root = lay_out(Path(zip_file), None, Path(workdir))
         self.args, self.python_bin, self.on_start, self.on_end = list(args), python_bin, on_start, on_end
         self.process: Optional[subprocess.Popen] = None
-        self.log_path = self.root.parent / f"{self.root.name}.log"
+        self.log_path = log_beside(self.root)
         private_log(self.log_path).close()
         self.answers: Optional[queue.Queue] = None
 
