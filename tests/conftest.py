@@ -3,6 +3,8 @@ import json
 import os
 import shutil
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,19 @@ def grade(autograder_zips, tmp_path):
         assert grading.results is not None, grading.output[-3000:]
         return grading.results
     return run
+
+
+@contextmanager
+def temporary_folder_of_its_own(prefix: str):
+    """A folder for a grading's TMPDIR, removed afterwards: what the grading leaves in "the temporary
+    folder" lands there, not among other tests' files. Traversable by the sandbox user, as the
+    system's temporary folder is (a grading root or scratch folder made there must be reachable)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(folder, 0o711)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def plain(text: str) -> str:

@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +27,7 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from conftest import REPO
+from conftest import REPO, temporary_folder_of_its_own
 from fixtures.make_export import BROKEN, HOSTILE, TOTALS, make_export
 from test_report import png_size, render
 
@@ -96,11 +95,8 @@ def graded(tmp_path_factory, autograder_zips, manifests):
     export = root / "export"
     planned = make_export(export, PART, kinds=CLASS, no_folder=NO_FOLDER)
     out = root / "grades" / "grades.csv"
-    # What the killed run leaves in the temporary folder (grading roots, worker scratch folders), in
-    # a folder of its own, traversable by the sandbox user as the system's is, removed afterwards.
-    temporary = Path(tempfile.mkdtemp(prefix="hw4-killed-regrade-"))
-    os.chmod(temporary, 0o711)
-    try:
+    # What the killed run leaves in the temporary folder (grading roots, worker scratch folders).
+    with temporary_folder_of_its_own("hw4-killed-regrade-") as temporary:
         with open(root / "first.log", "w") as log:
             first = subprocess.Popen(command(export, out, autograder_zips[PART]), cwd=REPO, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True,
@@ -110,8 +106,6 @@ def graded(tmp_path_factory, autograder_zips, manifests):
                 time.sleep(0.05)
             proctable.kill_tree(first.pid)        # as abruptly as a crash: the run and its gradings, all at once
             first.wait()
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
     data = out.read_text(encoding="utf-8")
     before = {row["submission_id"]: row for row in csv.DictReader(io.StringIO(data[:data.rfind("\n") + 1]))}
     with open(out, "a", encoding="utf-8") as handle:     # a row cut off in the middle of its write

@@ -10,16 +10,13 @@ it then), and the template. The solution and the template are also graded the us
 run_autograder each, and their tests must be the same.
 """
 import os
-import shutil
 import stat
-import tempfile
 import textwrap
-from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import REPO, make_submission
+from conftest import REPO, make_submission, temporary_folder_of_its_own
 from fixtures.make_export import make_export
 
 from autograder.tools.through_zip import WarmGrader
@@ -118,18 +115,16 @@ def test_a_warm_batch_that_runs_past_its_timeout_is_replaced(tmp_path, autograde
     hold the submission) included; the next submission gets a new one."""
     make_export(tmp_path / "export", PART, kinds=["sleep_everywhere"])     # far longer than the timeout
     sleeps = tmp_path / "export" / "submission_240001"
-    temporary = Path(tempfile.mkdtemp(prefix="hw4-warm-timeout-"))    # the batch's temporary folder
-    os.chmod(temporary, 0o711)      # traversable by the sandbox user, as the system's is
-    monkeypatch.setenv("TMPDIR", str(temporary))
-    grader = WarmGrader(autograder_zips[PART], tmp_path / "warm", ["--lanes", "2"])   # lanes: threads to end
-    try:
-        first = grader.grade(sleeps, timeout=5)
-        assert first.timed_out and grader.process is None
-        left_by_the_first = sorted(path.name for path in temporary.iterdir()
-                                   if not path.name.startswith(grader.root.name))     # the root stays
-        second = grader.grade(REPO / "solution" / PART, timeout=300)
-    finally:
-        grader.remove()
-        shutil.rmtree(temporary, ignore_errors=True)
+    with temporary_folder_of_its_own("hw4-warm-timeout-") as temporary:      # the batch's TMPDIR
+        monkeypatch.setenv("TMPDIR", str(temporary))
+        grader = WarmGrader(autograder_zips[PART], tmp_path / "warm", ["--lanes", "2"])   # lanes: threads to end
+        try:
+            first = grader.grade(sleeps, timeout=5)
+            assert first.timed_out and grader.process is None
+            left_by_the_first = sorted(path.name for path in temporary.iterdir()
+                                       if not path.name.startswith(grader.root.name))     # the root stays
+            second = grader.grade(REPO / "solution" / PART, timeout=300)
+        finally:
+            grader.remove()
     assert left_by_the_first == [], left_by_the_first
     assert second.results is not None and second.results["score"] == 5.0, second.output[-3000:]
