@@ -7,6 +7,7 @@ them unless --no-isolation is given. The attack suite (test_attacks.py) checks w
 protects; these tests check the choice and the refusal.
 """
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import pytest
 
 from conftest import REPO, plain
 from autograder.engine.isolation import namespaces_work
+from autograder.engine.session import Scratch
+from autograder.engine.users import SANDBOX_USER, ensure_user
 from autograder.tools.through_zip import grade_through_zip
 
 TA = "hw4-ta"
@@ -107,3 +110,28 @@ def test_simulate_and_regrade_refuse_up_front(ta_user):
         assert "No isolation is available" in done.stderr and "--no-isolation" in done.stderr
         assert not Path(tmp_path / "grades.csv").exists()
     shutil.rmtree(tmp_path)
+
+
+def _reads(path: Path, uid: int, gid: int) -> bool:
+    """Whether the user (uid, gid), with no other groups, can read the file at `path`."""
+    done = subprocess.run(["cat", str(path)], user=uid, group=gid, extra_groups=[], capture_output=True)
+    return done.returncode == 0
+
+
+def test_only_the_worker_may_enter_its_scratch_folder(ta_user):
+    """The scratch folder holds a copy of the submission, in the temporary folder every local user
+    shares: another user of a shared machine must not read it while a grading runs."""
+    other = pwd.getpwnam(ta_user)
+    sandbox_uid, sandbox_gid = ensure_user(SANDBOX_USER)
+    for worker in ((sandbox_uid, sandbox_gid), None):       # a sandbox user (root), or the grader's own
+        scratch = Scratch()
+        try:
+            scratch.add_submission("gan", {"gan/models.py": b"# a student's work"})
+            scratch.seal(worker)
+            graded_file = scratch.submission / "gan" / "models.py"
+            assert not _reads(graded_file, other.pw_uid, other.pw_gid), worker
+            if worker is not None:
+                assert _reads(graded_file, *worker)
+        finally:
+            scratch.remove()
+

@@ -109,8 +109,7 @@ class Scratch:
     WRITABLE = ("home", "tmp", "shm", "out")
 
     def __init__(self, parent: Optional[str] = None):
-        self.root = Path(tempfile.mkdtemp(prefix="autograder-", dir=parent))
-        os.chmod(self.root, 0o711)
+        self.root = Path(tempfile.mkdtemp(prefix="autograder-", dir=parent))      # 0700 until sealed
         for name in ("runner", "inputs", "submission") + self.WRITABLE:
             (self.root / name).mkdir(mode=0o755)
         self.runner, self.inputs, self.submission = self.root / "runner", self.root / "inputs", self.root / "submission"
@@ -140,8 +139,13 @@ class Scratch:
         _read_only_files(self.submission / package)
 
     def seal(self, owner: Optional[Tuple[int, int]]) -> None:
-        """Read-only files for the worker; its writable folders its own (when it is another user)."""
+        """Read-only files for the worker; its writable folders its own (when it is another user).
+        Only the worker's user may enter the folder: it holds a copy of the submission, and the
+        temporary folder is every local user's."""
         _read_only_files(self.root)
+        if owner is not None:
+            os.chown(self.root, -1, owner[1])       # the worker's group may enter, no one else
+            os.chmod(self.root, 0o710)
         for name in self.WRITABLE:
             folder = self.root / name
             if owner is not None:
