@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, plain
-from autograder.engine.isolation import namespaces_work
+from autograder.engine.isolation import Namespaces, namespaces_work
 from autograder.engine.session import Scratch
 from autograder.engine.users import SANDBOX_USER, ensure_user
 from autograder.tools.through_zip import grade_through_zip
@@ -135,3 +135,41 @@ def test_only_the_worker_may_enter_its_scratch_folder(ta_user):
         finally:
             scratch.remove()
 
+
+def kernel_offers_huge_pages() -> bool:
+    try:
+        return "[never]" not in Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    except OSError:
+        return False
+
+
+# 64 MiB that malloc maps, each page touched, then the huge pages the process holds (in kB)
+COUNT_HUGE_PAGES = """
+data = bytearray(64 << 20)
+for offset in range(0, len(data), 4096):
+    data[offset] = 1
+for line in open("/proc/self/smaps_rollup"):
+    if line.startswith("AnonHugePages:"):
+        print(int(line.split()[1]))
+"""
+
+
+@pytest.mark.skipif(not kernel_offers_huge_pages(), reason="this kernel offers no transparent huge pages")
+def test_the_worker_gets_huge_pages_inside_the_namespaces():
+    """The worker forks a case from a process holding torch; huge pages make that fork cheap
+    (session.WORKER_MALLOC). glibc uses them only if it can read the kernel's setting, which
+    must therefore be in the namespaces' file system."""
+    if namespaces_work(None) is not None:
+        pytest.skip(f"no namespaces here: {namespaces_work(None)}")
+    isolation = Namespaces(sys.executable)
+    scratch = Scratch()
+    try:
+        scratch.seal(None)
+        launch = isolation.launch([isolation.worker_python(sys.executable), "-I", "-c", COUNT_HUGE_PAGES], scratch)
+        done = subprocess.run(launch.command, env=launch.env, cwd=launch.cwd, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert int(done.stdout) > 0, "no huge pages inside the namespaces"
+    finally:
+        isolation.close()
+        scratch.remove()

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from autograder.engine.processes import descendants_of, remove_sysv_ipc
-from autograder.engine.session import Launch, Launcher, Scratch
+from autograder.engine.session import WORKER_MALLOC, Launch, Launcher, Scratch
 from autograder.engine.users import SandboxUser, acquire_user, kill_user, processes_of
 
 # The places any user may write to, outside the scratch folder (swept in "user" mode).
@@ -72,7 +72,7 @@ class Isolation(Launcher):
     def environment(self, home: str, tmp: str) -> dict:
         return {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": tmp, "LANG": "C.UTF-8",
                 "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"}
+                "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", **WORKER_MALLOC}
 
     def launch(self, worker_command: List[str], scratch: Scratch) -> Launch:
         inside = self.scratch_paths(scratch)
@@ -278,6 +278,9 @@ def _system_binds() -> List[str]:
     cpus = "/sys/devices/system/cpu"      # torch reads the CPU topology from here
     if os.path.isdir(cpus):
         args += ["--ro-bind", cpus, cpus]
+    huge_pages = "/sys/kernel/mm/transparent_hugepage"     # glibc asks here whether to use them
+    if os.path.isdir(huge_pages):
+        args += ["--ro-bind", huge_pages, huge_pages]
     return args
 
 

@@ -33,6 +33,12 @@ LOG_TAIL = 1500
 BACKSTOP = 2.0              # seconds past a case's limit before the trusted side stops the worker itself
 NUDGE = 0.25                # seconds between continuing (SIGCONT) a worker that is slow to answer
 RESET_TIMEOUT = 10.0        # seconds for the worker to end a submission's processes, or import the next one's
+# glibc's malloc asks for transparent huge pages where the kernel offers them (Linux; ignored
+# elsewhere). Each case is forked from a process holding torch, and the fork and the exit walk its
+# page tables: with huge pages there are far fewer entries. Measured on a part-2 grading of the
+# solution: 23% less CPU time (5.1 s to 3.9 s, medians of five); part 1: 6%. Speed only: the
+# numbers computed are the same.
+WORKER_MALLOC = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
@@ -81,7 +87,7 @@ class Launcher:
 
     def launch(self, worker_command: List[str], scratch: "Scratch") -> Launch:
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
-                   PYTHONIOENCODING="utf-8", MPLBACKEND="Agg")
+                   PYTHONIOENCODING="utf-8", MPLBACKEND="Agg", **WORKER_MALLOC)
         env.pop("PYTHONPATH", None)
         return Launch(worker_command, env, str(scratch.home))
 
