@@ -90,3 +90,40 @@ def test_the_address_space_limit_counts_what_the_imports_mapped(tmp_path):
     assert done.returncode == 0, done.stderr
     word, limit = done.stdout.split()
     assert word == "limited" and int(limit) > 3 << 30
+
+
+# appended to a graded file: the THP_enabled line of /proc/self/status (the prctl flag), at import
+# and in every case that calls bce_loss
+THP_RECORDER = textwrap.dedent('''
+    def _record_thp(when):
+        for _line in open("/proc/self/status"):
+            if _line.startswith("THP_enabled:"):
+                with open({path!r}, "a") as _handle:
+                    _handle.write(when + " " + _line.split()[1] + "\\n")
+    _record_thp("import")
+    _bce_loss = bce_loss
+    def bce_loss(*args, **kwargs):
+        _record_thp("case")
+        return _bce_loss(*args, **kwargs)
+''')
+
+
+def _status_has_thp_flag() -> bool:
+    try:
+        return "THP_enabled:" in Path("/proc/self/status").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _status_has_thp_flag(), reason="no THP_enabled line in /proc/self/status (Linux 5.0 and later)")
+def test_student_code_allocates_without_huge_pages(tmp_path):
+    """The worker's memory is in huge pages, so that forking a case is cheap; the student's import
+    and the cases must not be, so that no allocation of theirs waits for the kernel to make one."""
+    record = tmp_path / "thp.txt"
+    source = (REPO / "solution" / "part1" / "gan" / "losses.py").read_text() + THP_RECORDER.format(path=str(record))
+    submission = make_submission(tmp_path, "part1", {"gan/losses.py": source})
+    tests = grade_plainly("part1", submission, "fork", ["gan/losses.py"])
+    assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
+    lines = record.read_text().split("\n")[:-1]
+    assert "import 0" in lines and "case 0" in lines, lines
+    assert set(lines) == {"import 0", "case 0"}, lines

@@ -61,6 +61,7 @@ from autograder.engine.processes import (CPU_WAIT_STRETCH, WallClock, become_sub
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_SET_THP_DISABLE = 41
 REPLY_GRACE = 1.0           # seconds a zygote gets beyond its wall-clock limit to answer
 POLL = 0.02                 # seconds between CPU-time readings of running cases
 
@@ -503,6 +504,10 @@ class Zygote:
             resource.setrlimit(resource.RLIMIT_AS, (worker.memory_limit, worker.memory_limit))
         become_subreaper()                          # what a case leaves running stays below us
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)    # and dies with the worker
+        # The worker's own memory (torch) is in huge pages (session.WORKER_MALLOC): that makes each
+        # fork cheap. What the student's import and the cases allocate is not, so that none of their
+        # allocations waits, within their time limits, for the kernel to compact memory into one.
+        _prctl(PR_SET_THP_DISABLE, 1)
         self.pipes = (command_read, reply_write)
         replies = os.fdopen(reply_write, "w", buffering=1)
         _redirect_output(worker.out.open_log(self.module + ".import" + run_case.LOG_SUFFIX))

@@ -35,9 +35,9 @@ NUDGE = 0.25                # seconds between continuing (SIGCONT) a worker that
 RESET_TIMEOUT = 10.0        # seconds for the worker to end a submission's processes, or import the next one's
 # glibc's malloc asks for transparent huge pages where the kernel offers them (Linux; ignored
 # elsewhere). Each case is forked from a process holding torch, and the fork and the exit walk its
-# page tables: with huge pages there are far fewer entries. Measured on a part-2 grading of the
-# solution: 23% less CPU time (5.1 s to 3.9 s, medians of five); part 1: 6%. Speed only: the
-# numbers computed are the same.
+# page tables: with huge pages there are far fewer entries. The zygotes turn them off again for the
+# student's code (worker.py). Speed only: the numbers computed are the same. Measured figures:
+# benchmarks/README.md.
 WORKER_MALLOC = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
