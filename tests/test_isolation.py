@@ -4,7 +4,8 @@ As root (CI, Gradescope) the grader combines namespaces with the sandbox user wh
 works, and falls back to the sandbox user alone; as an unprivileged user (a TA on a shared
 machine; the tests create one) it uses namespaces, and refuses to run student code without
 them unless --no-isolation is given. The attack suite (test_attacks.py) checks what each mode
-protects; these tests check the choice and the refusal.
+protects; these tests check the choice and the refusal, who may enter the scratch folder, and
+that the worker's allocator finds the kernel's huge-page setting inside the namespaces.
 """
 import os
 import pwd

@@ -3,7 +3,7 @@
 What the zygotes give: a graded file is imported once for all its cases in fork mode (once a
 case in in-process mode, with the same verdicts); nothing a module starts at import or a case
 starts survives it; the address-space limit is what the imports mapped plus an allowance,
-whatever torch's build maps.
+whatever torch's build maps; the student's import and cases allocate without huge pages.
 """
 import os
 import signal
@@ -125,5 +125,4 @@ def test_student_code_allocates_without_huge_pages(tmp_path):
     tests = grade_plainly("part1", submission, "fork", ["gan/losses.py"])
     assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
     lines = record.read_text().split("\n")[:-1]
-    assert "import 0" in lines and "case 0" in lines, lines
-    assert set(lines) == {"import 0", "case 0"}, lines
+    assert set(lines) == {"import 0", "case 0"}, lines        # both recorded, and never a 1
