@@ -28,12 +28,16 @@ GRADER_FAILED = ("The autograder itself failed on this submission; this is not y
 
 
 def lock_down(root: Path) -> None:
-    """Make the grader's folders root-only before any student code runs (no-op when not root)."""
-    if os.geteuid() != 0:
-        return
+    """Make the grader's folders its own user's only before any student code runs: root-only on
+    Gradescope, where student code runs as another user; a TA's, when a TA regrades as an ordinary
+    user, so that other users of a shared machine cannot read the submission and the references
+    in a root laid out in the temporary folder."""
     for folder in (root, root / "source", root / "results", root / "submission"):
         if folder.is_dir() and not folder.is_symlink():
-            os.chmod(folder, 0o700)
+            try:
+                os.chmod(folder, 0o700)
+            except PermissionError:     # another user's folder, given to an ordinary user: left as it is
+                pass
 
 
 def find_part(source: Path) -> Path:

@@ -70,6 +70,8 @@ def test_an_unprivileged_grader_isolates_with_namespaces(autograder_zips, tmp_pa
     try:
         assert mode_of(grading) == "namespaces"
         assert grading.results["score"] == 5.0
+        for folder in (grading.root, grading.root / "source", grading.root / "submission"):
+            assert folder.stat().st_mode & 0o077 == 0, f"other users may enter {folder}"
         assert (grading.root / "results" / "results.json").stat().st_uid == int(
             subprocess.run(["id", "-u", ta_user], capture_output=True, text=True).stdout)
     finally:
