@@ -34,10 +34,10 @@ BACKSTOP = 2.0              # seconds past a case's limit before the trusted sid
 NUDGE = 0.25                # seconds between continuing (SIGCONT) a worker that is slow to answer
 RESET_TIMEOUT = 10.0        # seconds for the worker to end a submission's processes, or import the next one's
 # glibc's malloc asks for transparent huge pages where the kernel offers them (glibc 2.35 and later,
-# as on Gradescope's Ubuntu 22.04; ignored elsewhere). Each case is forked from a process holding torch, and the fork and the exit walk its
-# page tables: with huge pages there are far fewer entries. The zygotes turn them off again for the
-# student's code (worker.py). Speed only: the numbers computed are the same. Measured figures:
-# benchmarks/README.md.
+# as on Gradescope's Ubuntu 22.04; ignored elsewhere). Each case is forked from a process holding
+# torch, and the fork and the exit walk its page tables: with huge pages there are far fewer
+# entries. The zygotes turn them off again for the student's code (worker.py). Speed only: the
+# numbers computed are the same. Measured figures: benchmarks/README.md.
 WORKER_MALLOC = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
