@@ -20,7 +20,7 @@ import pytest
 from conftest import REPO, plain
 from autograder.engine.isolation import Namespaces, namespaces_work
 from autograder.engine.session import Scratch
-from autograder.engine.users import SANDBOX_USER, ensure_user
+from autograder.engine.users import acquire_user
 from autograder.tools.through_zip import grade_through_zip
 
 TA = "hw4-ta"
@@ -125,18 +125,23 @@ def test_only_the_worker_may_enter_its_scratch_folder(ta_user):
     """The scratch folder holds a copy of the submission, in the temporary folder every local user
     shares: another user of a shared machine must not read it while a grading runs."""
     other = pwd.getpwnam(ta_user)
-    sandbox_uid, sandbox_gid = ensure_user(SANDBOX_USER)
-    for worker in ((sandbox_uid, sandbox_gid), None):       # a sandbox user (root), or the grader's own
-        scratch = Scratch()
-        try:
-            scratch.add_submission("gan", {"gan/models.py": b"# a student's work"})
-            scratch.seal(worker)
-            graded_file = scratch.submission / "gan" / "models.py"
-            assert not _reads(graded_file, other.pw_uid, other.pw_gid), worker
-            if worker is not None:
-                assert _reads(graded_file, *worker)
-        finally:
-            scratch.remove()
+    # Held as a grader holds it: a grading running beside this test ends whatever runs as its own
+    # sandbox user, a read by this test included.
+    sandbox = acquire_user()
+    try:
+        for worker in ((sandbox.uid, sandbox.gid), None):   # a sandbox user (root), or the grader's own
+            scratch = Scratch()
+            try:
+                scratch.add_submission("gan", {"gan/models.py": b"# a student's work"})
+                scratch.seal(worker)
+                graded_file = scratch.submission / "gan" / "models.py"
+                assert not _reads(graded_file, other.pw_uid, other.pw_gid), worker
+                if worker is not None:
+                    assert _reads(graded_file, *worker)
+            finally:
+                scratch.remove()
+    finally:
+        sandbox.release()
 
 
 def kernel_offers_huge_pages() -> bool:
