@@ -3,7 +3,9 @@
 What the zygotes give: a graded file is imported once for all its cases in fork mode (once a
 case in in-process mode, with the same verdicts); nothing a module starts at import or a case
 starts survives it; the address-space limit is what the imports mapped plus an allowance,
-whatever torch's build maps; the student's import and cases allocate without huge pages.
+whatever torch's build maps; the student's import and cases allocate without huge pages; the
+import's limits follow the zygote into the copy it goes on in after the import (its CPU time
+counts, its waits for a CPU do not).
 """
 import os
 import signal
@@ -126,3 +128,87 @@ def test_student_code_allocates_without_huge_pages(tmp_path):
     assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
     lines = record.read_text().split("\n")[:-1]
     assert set(lines) == {"import 0", "case 0"}, lines        # both recorded, and never a 1
+
+
+# appended to a graded file: after the import, the zygote goes on in a copy of itself, which loads
+# the cases' inputs and calls gc.freeze before it answers. This makes that call compute, as work of
+# the copy within the import's limits, until it has used {cpu} CPU seconds and {seconds} seconds have
+# passed, pinned to one CPU beside {loops} busy loops of its own (its own, so that they share the CPU
+# with it whatever the kernel's grouping of processes).
+SLOW_FREEZE = textwrap.dedent('''
+    import gc as _gc, os as _os, signal as _signal, time as _time
+    _freeze = _gc.freeze
+    def _freeze_slowly():
+        _allowed = _os.sched_getaffinity(0)
+        _os.sched_setaffinity(0, {{min(_allowed)}})
+        _loops = []
+        for _ in range({loops}):
+            _pid = _os.fork()
+            if _pid == 0:
+                while True:
+                    pass
+            _loops.append(_pid)
+        _cpu, _real = _time.process_time(), _time.monotonic()
+        while _time.process_time() - _cpu < {cpu} or _time.monotonic() - _real < {seconds}:
+            pass
+        for _pid in _loops:
+            _os.kill(_pid, _signal.SIGKILL)
+            _os.waitpid(_pid, 0)
+        _os.sched_setaffinity(0, _allowed)
+        _freeze()
+    _gc.freeze = _freeze_slowly
+''')
+
+
+def first_case_of_losses(tmp_path, appended: str, import_limits) -> str:
+    """How the first case of gan/losses.py ended, `appended` added to the solution's file and its
+    import within `import_limits` (CPU s, wall s)."""
+    reference = load_reference(REPO / "reference_data" / "part1")
+    manifest = reference.manifest
+    source = (REPO / "solution" / "part1" / "gan" / "losses.py").read_text() + appended
+    located = locate(make_submission(tmp_path, "part1", {"gan/losses.py": source}), manifest["package"],
+                     manifest["files"])
+    session = open_session(manifest, [reference.inputs_file(case) for case in manifest["cases"]], located.files,
+                           REPO / "autograder", Launcher(), sys.executable, "fork", isolated=False)
+    case = next(case for case in manifest["cases"] if case["file"] == "gan/losses.py")
+    try:
+        session.start()
+        return session.run_together([case["id"]], "gan.losses", 10.0, 10.0, import_limits)[0].ended
+    finally:
+        session.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork mode")
+def test_the_copy_s_cpu_time_counts_against_the_import_s_limit(tmp_path):
+    slow = SLOW_FREEZE.format(cpu=1.0, seconds=0, loops=0)
+    assert first_case_of_losses(tmp_path, slow, (0.3, 60.0)) == "import timeout"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork mode")
+def test_the_copy_s_waits_for_a_cpu_do_not_count_against_the_import_s_wall_clock_cap(tmp_path):
+    """Beside six busy loops, the copy computes for a second and a half, more than the cap, of which
+    it runs on the CPU for about a seventh: the rest is waiting for a CPU, which must not end a correct
+    import on a busy machine (it once did). The stretched cap, three times the cap, is not reached."""
+    slow = SLOW_FREEZE.format(cpu=0, seconds=1.5, loops=6)
+    assert first_case_of_losses(tmp_path, slow, (30.0, 1.0)) == "exit"
+
+
+# appended to a graded file: at import, claim on every pipe the process may write to that the
+# zygote has gone on in a copy (naming the importing process itself, a child of the worker), then hang
+FORGED_CONTINUATION = textwrap.dedent('''
+    import fcntl as _fcntl, json as _json, os as _os, stat as _stat, time as _time
+    for _fd in range(3, 256):
+        try:
+            if _stat.S_ISFIFO(_os.fstat(_fd).st_mode) and _fcntl.fcntl(_fd, _fcntl.F_GETFL) & _os.O_WRONLY:
+                _os.write(_fd, (_json.dumps({"continued": _os.getpid()}) + "\\n").encode())
+        except OSError:
+            pass
+    _time.sleep(600)
+''')
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork mode")
+def test_an_import_that_claims_to_have_gone_on_in_a_copy_fails_at_once(tmp_path):
+    """The worker must not wait on an importer that says it has ended and has not: it once did, until
+    the trusted side gave up on the worker."""
+    assert first_case_of_losses(tmp_path, FORGED_CONTINUATION, (5.0, 5.0)) == "import crash"

@@ -65,6 +65,15 @@ class WallClock:
             self.waited_last = max(waited, self.waited_last)
         return self.real() - (self.waited_last - self.waited_before)
 
+    def follow(self, pid: int) -> None:
+        """Go on timing `pid`, which carries on the work of the process timed so far (that one has
+        ended: its waits stop growing). What the first waited stays deducted; the clock runs on."""
+        self.counted()                  # the last reading of the first process's waits
+        self.waited_before -= self.waited_last
+        self.pid = pid
+        self.waited_last = cpu_wait_seconds(pid) or 0.0
+        self.waited_before += self.waited_last
+
     def over(self, cap: float) -> bool:
         """Past `cap` seconds not spent waiting for a CPU, or past CPU_WAIT_STRETCH times it in all."""
         return self.real() >= cap * CPU_WAIT_STRETCH or self.counted() >= cap

@@ -383,32 +383,59 @@ class Zygote:
         os.close(command_read)
         os.close(reply_write)
         self.pid, self.commands, self.replies = pid, command_write, reply_read
-        reply = self._read_within(cpu, wall, wall * CPU_WAIT_STRETCH)
+        # The import's limits hold for the original and then for the copy it goes on in (see
+        # _leave_import_threads_behind), which loads the cases' inputs before it answers: one clock
+        # follows both, and the copy's CPU time counts on top of the original's.
+        clock = WallClock(pid)
+        reply = self._read_within(cpu, wall, wall * CPU_WAIT_STRETCH, clock)
+        if reply is not None and "continued" in reply:
+            cpu_used = self._take_over(reply["continued"])
+            if cpu_used is None:
+                return
+            clock.follow(self.pid)
+            reply = self._read_within(cpu - cpu_used, wall, wall * CPU_WAIT_STRETCH, clock)
         if reply is None:
             self.import_failure = {"ended": "import crash" if self._closed else "import timeout"}
             self._reap_if_closed()
             self.stop()
             self.import_failure.update(self._end_details())
-        elif not reply.get("imported"):
+        elif reply.get("imported") is False:
             status = reply.get("status") if isinstance(reply.get("status"), dict) else {}
             self.import_failure = {"ended": "import error", "exit": None, "signal": None, "import": status}
             self.stop()
-        else:
-            self._take_over(reply.get("pid"))
+        elif reply.get("imported") is not True or "continued" in reply:
+            self._lost_track()
 
-    def _take_over(self, pid) -> None:
-        """The zygote goes on in a copy of itself (see _leave_import_threads_behind): reap the original,
-        and from now on wait for and kill the copy, which must be one of this worker's children."""
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
-        if isinstance(pid, int) and pid in children_of(os.getpid()):
+    def _take_over(self, pid):
+        """The zygote went on in a copy of itself: reap the original, and from now on wait for and kill
+        the copy, which must be one of this worker's children. The CPU seconds the original used; None
+        if the copy is not ours (the file's cases cannot run)."""
+        usage = self._reap_original()
+        if usage is None:       # still running: the line came from the student's import, not the copy
+            self._lost_track()
+            return None
+        if isinstance(pid, int) and not isinstance(pid, bool) and pid in children_of(os.getpid()):
             self.pid = pid
-        else:       # not our child: whatever wrote that line, the file's cases cannot run
-            self.import_failure = {"ended": "import crash", "exit": None, "signal": None}
-            self.pid = None
-            self.stop()
+            return usage.ru_utime + usage.ru_stime
+        self.pid = None         # whatever wrote that line, it is not the zygote's copy
+        self._lost_track()
+        return None
+
+    def _reap_original(self, patience: float = 1.0):
+        """The original's resource usage, once it has ended (the copy speaks only after it has: within
+        microseconds, the time the kernel takes to finish its exit); None if it is still running."""
+        deadline = time.monotonic() + patience
+        while True:
+            done, _, usage = os.wait4(self.pid, os.WNOHANG)
+            if done or time.monotonic() >= deadline:
+                return usage if done else None
+            time.sleep(0.001)
+
+    def _lost_track(self) -> None:
+        """The replies do not follow the protocol: something else wrote on the pipe, or the student's
+        import broke the zygote. The file's cases cannot run."""
+        self.import_failure = {"ended": "import crash", "exit": None, "signal": None}
+        self.stop()
 
     def _alive(self) -> bool:
         try:
@@ -432,11 +459,11 @@ class Zygote:
             return {"exit": None, "signal": None}
         return {key: value for key, value in describe_end(self._status).items() if key != "ended"}
 
-    def _read_within(self, cpu: float, wall: float, real: float):
-        """The zygote's next reply before it has used `cpu` seconds of CPU time, or spent `wall` seconds
-        other than waiting for a CPU (WallClock), or `real` seconds have passed; None otherwise, with
-        `_closed` telling whether it closed its end (it died) or ran out of time."""
-        clock = WallClock(self.pid)
+    def _read_within(self, cpu: float, wall: float, real: float, clock: WallClock = None):
+        """The zygote's next reply before it has used `cpu` seconds of CPU time, or `clock` (by default,
+        from now) has counted `wall` seconds other than waiting for a CPU, or `real` seconds in all; None
+        otherwise, with `_closed` telling whether it closed its end (it died) or ran out of time."""
+        clock = clock or WallClock(self.pid)
         self._closed = False
         while b"\n" not in self._buffer:
             left = real - clock.real()
@@ -518,10 +545,11 @@ class Zygote:
             replies.write(json.dumps({"imported": False, "status": failure}) + "\n")
             return 0
         self._leave_import_threads_behind()
+        replies.write(json.dumps({"continued": os.getpid()}) + "\n")    # the worker now times this copy
         self.inputs = {case.id: worker.load_inputs(case) for case in worker.cases.values()
                        if case.module == self.module}      # read once here, not in every case's child
         gc.freeze()             # the student's module too: a collection in a case copies no page of it
-        replies.write(json.dumps({"imported": True, "pid": os.getpid()}) + "\n")
+        replies.write(json.dumps({"imported": True}) + "\n")
         for line in os.fdopen(command_read, "r"):
             command = json.loads(line)
             cases = [worker.cases[case_id] for case_id in command["cases"]]
