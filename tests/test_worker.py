@@ -5,7 +5,7 @@ case in in-process mode, with the same verdicts); nothing a module starts at imp
 starts survives it; the address-space limit is what the imports mapped plus an allowance,
 whatever torch's build maps; the student's import and cases allocate without huge pages; the
 import's limits follow the zygote into the copy it goes on in after the import (its CPU time
-counts, its waits for a CPU do not).
+counts, its waits for a CPU do not), and nothing an import that failed started outlives it.
 """
 import os
 import signal
@@ -212,3 +212,39 @@ def test_an_import_that_claims_to_have_gone_on_in_a_copy_fails_at_once(tmp_path)
     """The worker must not wait on an importer that says it has ended and has not: it once did, until
     the trusted side gave up on the worker."""
     assert first_case_of_losses(tmp_path, FORGED_CONTINUATION, (5.0, 5.0)) == "import crash"
+
+
+# appended to a graded file: start a daemon, then compute for ever, at import or in the copy the
+# zygote goes on in after it (its gc.freeze)
+HANGS_AFTER_A_DAEMON = {
+    "import": textwrap.dedent('''
+        import subprocess as _subprocess
+        _subprocess.Popen(["sleep", {seconds!r}], start_new_session=True)
+        while True:
+            pass
+    '''),
+    "copy": textwrap.dedent('''
+        import gc as _gc, subprocess as _subprocess
+        def _freeze():
+            _subprocess.Popen(["sleep", {seconds!r}], start_new_session=True)
+            while True:
+                pass
+        _gc.freeze = _freeze
+    '''),
+}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork mode")
+@pytest.mark.parametrize("where", sorted(HANGS_AFTER_A_DAEMON))
+def test_what_an_import_that_times_out_started_does_not_survive_it(where, tmp_path):
+    seconds = f"301.{os.getpid()}{len(where)}"          # names this test's daemon among other tests'
+    try:
+        ended = first_case_of_losses(tmp_path, HANGS_AFTER_A_DAEMON[where].format(seconds=seconds), (0.5, 1.0))
+        assert ended == "import timeout"
+        assert not sleepers(seconds)
+    finally:
+        for pid in sleepers(seconds):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -307,15 +307,21 @@ class Worker:
             zygote = Zygote(self, module)
             self.zygotes[module] = zygote
             zygote.start(import_cpu, import_wall)
+            if zygote.import_failure is not None:
+                self._kill_orphans()        # what the failed import started, now re-parented here
         if zygote.import_failure is not None:
             return [dict(zygote.import_failure) for _ in cases]
         replies = zygote.run(cases, cpu, wall)
         if replies is None:     # the zygote did not answer: stopped or killed by a case
             zygote.stop()
             del self.zygotes[module]
-            kill_descendants(keep={z.pid for z in self.zygotes.values()})
+            self._kill_orphans()
             return [{"ended": "timeout", "exit": None, "signal": None} for _ in cases]
         return replies
+
+    def _kill_orphans(self) -> None:
+        """Every process below the worker but the live zygotes (and their cases)."""
+        kill_descendants(keep={z.pid for z in self.zygotes.values() if z.pid is not None})
 
     # -- in-process mode ------------------------------------------------------------------------
     def run_in_process(self, case) -> dict:
