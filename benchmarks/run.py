@@ -132,7 +132,7 @@ def grade_simulated(zip_file: Path, submission: Path, scratch: Path) -> dict:
     grading = simulate(zip_file, submission, workdir=scratch / f"simulate-{time.monotonic_ns()}", log=lambda *a: None)
     record = summarize(grading.results)
     record.update(seconds=round(grading.seconds, 3), cgroup_peak_mib=round((grading.peak_memory or 0) / 1024 ** 2, 1),
-                  limits=grading.limits)
+                  cgroup_held_mib=round((grading.peak_memory_held or 0) / 1024 ** 2, 1), limits=grading.limits)
     return record
 
 
@@ -208,13 +208,14 @@ def print_table(record: dict) -> None:
           f"load {record['load_before']}-{record['load_after']}, median of {record['repeat']}")
     print(f"python -c 'import torch': {record['torch_import_seconds']:.2f} s")
     print(f"{'grading':<16}{'time s':>8}{'x torch':>9}{'score':>7}{'cases':>7}{'max proc MiB':>14}{'sum MiB':>9}"
-          f"{'simulated s':>13}{'cgroup MiB':>12}{'sim score':>10}")
+          f"{'simulated s':>13}{'cgroup MiB':>12}{'held MiB':>10}{'sim score':>10}")
     for name, entry in record.get("grading", {}).items():
         simulated = record.get("simulated", {}).get(name, {})
         print(f"{name:<16}{entry['seconds']:>8.2f}{entry['seconds'] / record['torch_import_seconds']:>9.2f}"
               f"{entry['score'] if entry['score'] is not None else '-':>7}{entry['cases']:>7}"
               f"{entry['peak_rss_single_mib']:>14.0f}{entry['peak_rss_total_mib']:>9.0f}"
-              + (f"{simulated['seconds']:>13.2f}{simulated['cgroup_peak_mib']:>12.0f}{simulated['score']:>10}"
+              + (f"{simulated['seconds']:>13.2f}{simulated['cgroup_peak_mib']:>12.0f}"
+                 f"{simulated.get('cgroup_held_mib', 0):>10.0f}{simulated['score']:>10}"
                  if simulated else ""))
     if record.get("regrade"):
         regrade = record["regrade"]

@@ -51,6 +51,7 @@ def test_correct_submissions_earn_full_marks_in_the_simulated_gradescope(part, s
         assert any("memory" in line and line.startswith("enforced") for line in grading.limits), grading.limits
         assert (cpus is None) or any("cpu" in line and line.startswith("enforced") for line in grading.limits)
         assert grading.peak_memory and grading.peak_memory < 768 * 1024 ** 2
+        assert grading.peak_memory_held and grading.peak_memory_held <= grading.peak_memory    # a part of it
 
 
 def test_the_habits_fixture_uses_the_allowed_packages_everywhere():

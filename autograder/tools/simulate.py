@@ -138,7 +138,12 @@ def student_view(grading: Grading) -> List[str]:
 
 def summary(grading: Grading) -> List[str]:
     extra = (grading.results or {}).get("extra_data") or {}
-    memory = f"{grading.peak_memory / 1024 ** 2:.0f} MiB (cgroup)" if grading.peak_memory else "not measured"
+    memory = "not measured"
+    if grading.peak_memory:
+        memory = f"{grading.peak_memory / 1024 ** 2:.0f} MiB (cgroup, with the page cache"
+        if grading.peak_memory_held:
+            memory += f"; {grading.peak_memory_held / 1024 ** 2:.0f} MiB without it"
+        memory += ")"
     lines = [f"wall time {grading.seconds:.1f} s, peak memory {memory}, "
              f"isolation {(extra.get('isolation') or {}).get('mode', 'unknown')}"]
     lines += [f"limit {line}" for line in grading.limits] or ["no limits were asked for"]

@@ -37,7 +37,8 @@ class Grading:
     seconds: float
     returncode: Optional[int]       # None: killed at the timeout
     output: str = ""                # the end of what run_autograder printed
-    peak_memory: Optional[int] = None   # bytes, when a cgroup measured it
+    peak_memory: Optional[int] = None   # bytes, when a cgroup measured it (the page cache included)
+    peak_memory_held: Optional[int] = None  # bytes, the cgroup's, without the page cache (sampled)
     limits: List[str] = field(default_factory=list)     # what was enforced, and what could not be
 
     @property
@@ -118,19 +119,38 @@ def run_autograder(root: Path, python_bin: Optional[Path] = None, timeout: float
                                    cwd=str(root), **as_user)
         if on_start is not None:
             on_start(process.pid)
-        try:
-            returncode = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            stop(process)
-            returncode = None
+        returncode, held = _wait(process, started + timeout, cgroup)
     seconds = time.monotonic() - started
     output = _tail(log_path)
     log_path.unlink()
     grading = Grading(read_results(root), root, seconds, returncode, output)
     if cgroup is not None:
-        grading.peak_memory = cgroup.peak_memory()
+        grading.peak_memory, grading.peak_memory_held = cgroup.peak_memory(), held
         grading.limits = cgroup.describe()
     return grading
+
+
+MEMORY_SAMPLE = 0.02        # seconds between two readings of the cgroup's memory
+
+
+def _wait(process: subprocess.Popen, deadline: float, cgroup=None):
+    """(its exit code, or None when stopped at `deadline`; the most memory `cgroup` held meanwhile,
+    without the page cache, or None), sampled: the kernel keeps no such peak."""
+    if cgroup is None:
+        try:
+            return process.wait(timeout=max(deadline - time.monotonic(), 0)), None
+        except subprocess.TimeoutExpired:
+            stop(process)
+            return None, None
+    held = 0
+    while True:
+        held = max(held, cgroup.memory_held() or 0)
+        try:
+            return process.wait(timeout=MEMORY_SAMPLE), held or None
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                stop(process)
+                return None, held or None
 
 
 def stop(process: subprocess.Popen) -> None:
