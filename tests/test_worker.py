@@ -136,7 +136,7 @@ def test_student_code_allocates_without_huge_pages(tmp_path):
 # passed, pinned to one CPU beside {loops} busy loops of its own (its own, so that they share the CPU
 # with it whatever the kernel's grouping of processes).
 SLOW_FREEZE = textwrap.dedent('''
-    import gc as _gc, os as _os, signal as _signal, time as _time
+    import ctypes as _ctypes, gc as _gc, os as _os, signal as _signal, time as _time
     _freeze = _gc.freeze
     def _freeze_slowly():
         _allowed = _os.sched_getaffinity(0)
@@ -145,6 +145,7 @@ SLOW_FREEZE = textwrap.dedent('''
         for _ in range({loops}):
             _pid = _os.fork()
             if _pid == 0:
+                _ctypes.CDLL(None).prctl(1, _signal.SIGKILL)    # PR_SET_PDEATHSIG: dies with the copy
                 while True:
                     pass
             _loops.append(_pid)
