@@ -53,6 +53,16 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "attack: grades an adversarial submission (needs root)")
 
 
+# Files with a test or fixture of a minute or more (a class regraded, a warm batch, the notebooks).
+# They go first, so that xdist starts them while the other workers keep both CPUs busy: collected
+# last, one of them ran alone at the end of the suite, with a CPU idle for most of a minute.
+LONG_FIRST = ("test_regrade.py", "test_warm_grading.py", "test_notebooks.py", "test_pdf.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in LONG_FIRST)     # a stable sort: otherwise in order
+
+
 @pytest.fixture(scope="session")
 def autograder_zips(tmp_path_factory):
     """{part: zip path}, packed from the committed reference data (not from dist/)."""
