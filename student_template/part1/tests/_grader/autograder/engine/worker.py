@@ -416,26 +416,19 @@ class Zygote:
         """The zygote went on in a copy of itself: reap the original, and from now on wait for and kill
         the copy, which must be one of this worker's children. The CPU seconds the original used; None
         if the copy is not ours (the file's cases cannot run)."""
-        usage = self._reap_original()
-        if usage is None:       # still running: the line came from the student's import, not the copy
+        # The copy speaks only once the original has ended: it is reaped within microseconds, the time
+        # the kernel takes to finish its exit. Still running, it wrote that line itself.
+        ended = _wait_for_exit(self.pid, patience=1.0)
+        if ended is None:
             self._lost_track()
             return None
         if isinstance(pid, int) and not isinstance(pid, bool) and pid in children_of(os.getpid()):
             self.pid = pid
+            usage = ended[1]
             return usage.ru_utime + usage.ru_stime
         self.pid = None         # whatever wrote that line, it is not the zygote's copy
         self._lost_track()
         return None
-
-    def _reap_original(self, patience: float = 1.0):
-        """The original's resource usage, once it has ended (the copy speaks only after it has: within
-        microseconds, the time the kernel takes to finish its exit); None if it is still running."""
-        deadline = time.monotonic() + patience
-        while True:
-            done, _, usage = os.wait4(self.pid, os.WNOHANG)
-            if done or time.monotonic() >= deadline:
-                return usage if done else None
-            time.sleep(0.001)
 
     def _lost_track(self) -> None:
         """The replies do not follow the protocol: something else wrote on the pipe, or the student's
@@ -455,9 +448,10 @@ class Zygote:
 
     def _reap_if_closed(self, patience: float = 1.0) -> None:
         """It closed its end of the pipe: it is exiting; wait for its own exit status."""
-        deadline = time.monotonic() + patience
-        while self._closed and self._alive() and time.monotonic() < deadline:
-            time.sleep(0.002)
+        if self._closed and self._status is None:
+            ended = _wait_for_exit(self.pid, patience)
+            if ended is not None:
+                self._status = ended[0]
 
     def _end_details(self) -> dict:
         """How it ended: its exit code or signal (not `ended`, which the caller decides)."""
@@ -630,6 +624,22 @@ class Zygote:
             code = 70
         _flush_streams()
         os._exit(code)
+
+
+def _wait_for_exit(pid: int, patience: float):
+    """(wait status, resource usage) of the child `pid` once it has ended, within `patience` seconds;
+    None if it is still running then, or is not a child to reap."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if done:
+            return status, usage
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.001)
 
 
 def _reply(pid: int, ended: dict, over: dict) -> dict:
