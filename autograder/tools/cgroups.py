@@ -146,20 +146,6 @@ class Cgroup:
         except (OSError, ValueError):
             return None
 
-    def oom_kills(self) -> Optional[int]:
-        """How many processes the memory limit killed."""
-        if self.memory_folder is None:
-            return None
-        for name, key in (("memory.events", "oom_kill"), ("memory.oom_control", "oom_kill")):
-            try:
-                for line in (self.memory_folder / name).read_text().splitlines():
-                    field, _, value = line.partition(" ")
-                    if field == key:
-                        return int(value)
-            except (OSError, ValueError):
-                continue
-        return None
-
     def close(self) -> None:
         """Kill what is still inside, and remove the cgroup."""
         for folder in reversed(self.folders):
