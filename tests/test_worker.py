@@ -31,12 +31,18 @@ COUNTER = textwrap.dedent('''
 ''')
 
 
-def grade_plainly(part, submission, mode, only_files):
+def plain_session(part, submission, mode):
+    """(the part's reference, the located files, a session with no isolation for them: not started)."""
     reference = load_reference(REPO / "reference_data" / part)
     manifest = reference.manifest
     located = locate(submission, manifest["package"], manifest["files"])
     session = open_session(manifest, [reference.inputs_file(case) for case in manifest["cases"]], located.files,
                            REPO / "autograder", Launcher(), sys.executable, mode, isolated=False)
+    return reference, located, session
+
+
+def grade_plainly(part, submission, mode, only_files):
+    reference, located, session = plain_session(part, submission, mode)
     try:
         return Grader(reference, session, located.problems, only_files=only_files).run()
     finally:
@@ -46,6 +52,14 @@ def grade_plainly(part, submission, mode, only_files):
 def sleepers(seconds: str):
     done = subprocess.run(["pgrep", "-f", f"^sleep {seconds}$"], capture_output=True, text=True)
     return {int(pid) for pid in done.stdout.split()}
+
+
+def kill_sleepers(seconds: str) -> None:
+    for pid in sleepers(seconds):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.mark.parametrize("mode, imports", [("fork", "once"), ("in-process", "per case")])
@@ -64,11 +78,7 @@ def test_a_graded_file_is_imported_once_in_fork_mode(mode, imports, tmp_path):
             time.sleep(0.2)
             assert not sleepers(seconds)
     finally:                        # in-process mode kills nothing: this test's own daemons go here
-        for pid in sleepers(seconds):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_sleepers(seconds)
 
 
 def test_the_address_space_limit_counts_what_the_imports_mapped(tmp_path):
@@ -164,14 +174,10 @@ SLOW_FREEZE = textwrap.dedent('''
 def first_case_of_losses(tmp_path, appended: str, import_limits) -> str:
     """How the first case of gan/losses.py ended, `appended` added to the solution's file and its
     import within `import_limits` (CPU s, wall s)."""
-    reference = load_reference(REPO / "reference_data" / "part1")
-    manifest = reference.manifest
     source = (REPO / "solution" / "part1" / "gan" / "losses.py").read_text() + appended
-    located = locate(make_submission(tmp_path, "part1", {"gan/losses.py": source}), manifest["package"],
-                     manifest["files"])
-    session = open_session(manifest, [reference.inputs_file(case) for case in manifest["cases"]], located.files,
-                           REPO / "autograder", Launcher(), sys.executable, "fork", isolated=False)
-    case = next(case for case in manifest["cases"] if case["file"] == "gan/losses.py")
+    reference, _, session = plain_session("part1", make_submission(tmp_path, "part1", {"gan/losses.py": source}),
+                                          "fork")
+    case = next(case for case in reference.manifest["cases"] if case["file"] == "gan/losses.py")
     try:
         session.start()
         return session.run_together([case["id"]], "gan.losses", 10.0, 10.0, import_limits)[0].ended
@@ -245,8 +251,4 @@ def test_what_an_import_that_times_out_started_does_not_survive_it(where, tmp_pa
         assert ended == "import timeout"
         assert not sleepers(seconds)
     finally:
-        for pid in sleepers(seconds):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_sleepers(seconds)
