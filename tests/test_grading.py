@@ -61,14 +61,22 @@ def test_syntax_error_costs_only_that_file(grade, manifests, tmp_path):
             assert test["score"] == test["max_score"], test
 
 
-def test_exiting_at_import_is_reported_once_for_the_file(grade, manifests, tmp_path):
-    submission = make_submission(tmp_path, "part1", {"gan/losses.py": "import os\nos._exit(3)\n"})
+def test_exiting_or_killing_the_worker_at_import_is_reported_once_for_the_file(grade, manifests, tmp_path):
+    """An import that exits ends only its zygote; one that kills the worker ends the worker, which the
+    trusted side sees: either way the file's cases are all judged at the import, with one worker
+    restarted at most, not one per function."""
+    submission = make_submission(tmp_path, "part1", {
+        "gan/losses.py": "import os\nos._exit(3)\n",
+        "gan/train.py": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"})
     results = grade("part1", submission)
     check_schema(results, manifests["part1"])
     for test in results["tests"]:
         if test["extra_data"]["file"] == "gan/losses.py":
             assert test["extra_data"]["kind"] == "crash"
             assert "exited while importing gan/losses.py (exit code 3)" in test["extra_data"]["message"]
+        elif test["extra_data"]["file"] == "gan/train.py":
+            assert test["extra_data"]["kind"] == "crash"
+            assert "the grading worker stopped while importing gan/train.py" in test["extra_data"]["message"]
         else:
             assert test["status"] == "passed"
 

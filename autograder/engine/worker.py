@@ -304,11 +304,16 @@ class Worker:
         module = cases[0].module
         zygote = self.zygotes.get(module)
         if zygote is None:
+            # Until the import is over the cases' status says so, as in in-process mode: an import that
+            # kills this worker is then judged once for its file, not once per function.
+            self._write_phase(cases, "import")
             zygote = Zygote(self, module)
             self.zygotes[module] = zygote
             zygote.start(import_cpu, import_wall)
             if zygote.import_failure is not None:
                 self._kill_orphans()        # what the failed import started, now re-parented here
+            else:
+                self._write_phase(cases, "call")
         if zygote.import_failure is not None:
             return [dict(zygote.import_failure) for _ in cases]
         replies = zygote.run(cases, cpu, wall)
@@ -318,6 +323,10 @@ class Worker:
             self._kill_orphans()
             return [{"ended": "timeout", "exit": None, "signal": None} for _ in cases]
         return replies
+
+    def _write_phase(self, cases, phase: str) -> None:
+        for case in cases:
+            self.run_case.write_status(self.out, case.id, {"phase": phase})
 
     def _kill_orphans(self) -> None:
         """Every process below the worker but the live zygotes (and their cases)."""
