@@ -238,6 +238,39 @@ def test_a_missing_figure_warns_and_the_pdf_is_still_made(converted, chromium, t
     assert images == image_outputs(notebook) == image_outputs(source / "hw4-part1.ipynb") - 1
 
 
+def test_figures_below_a_busy_part_of_the_page_are_printed(chromium, tmp_path, monkeypatch):
+    """Chromium prints once the whole page has loaded. A script that keeps the page busy for a while
+    stands in for a loaded machine: printing as soon as the network is idle left out the figures that
+    came after it (seen as 4 of 9 figures in a PDF made during a busy test run)."""
+    import base64
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def figure(level):          # distinct pictures: Chromium stores identical ones once
+        buffer = io.BytesIO()
+        plt.imsave(buffer, [[level, 0.0], [0.0, 1.0]], format="png", cmap="gray")
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    busy = "<script>const start = Date.now(); while (Date.now() - start < 1500) {}</script>"
+    html = ("<html><head></head><body><h1>Figures</h1>" + busy
+            + "".join(f'<img src="data:image/png;base64,{figure(level)}">' for level in (0.2, 0.5, 0.8))
+            + "</body></html>")
+    if chromium:
+        monkeypatch.setenv("HW4_CHROMIUM", chromium)
+    else:
+        monkeypatch.delenv("HW4_CHROMIUM", raising=False)
+    for name in ("TMPDIR", "TEMP", "TMP"):       # print_pdf points these at its own folder: restore them
+        monkeypatch.setenv(name, str(tmp_path))
+    pdf = tmp_path / "figures.pdf"
+
+    load_make_pdf().print_pdf(html, pdf)
+
+    assert load_make_pdf().pdf_facts(pdf) == (1, 3)
+
+
 # ---------------------------------------------------------------- refusals (no browser needed)
 
 

@@ -34,6 +34,10 @@ INSTALL = f"python -m pip install -r requirements.txt, then {GET_CHROMIUM}"
 SHOWN = 3       # problems of one kind listed before "and N more"
 # Long code lines would be cut off at the page's edge: wrap them instead.
 WRAP_CSS = "<style>pre { white-space: pre-wrap !important; overflow-wrap: anywhere; }</style>"
+PRINT_S = 300   # loading and printing the page (measured: 1 s; 27 s with Chromium's CPU slowed 40 times)
+# Resolves once every figure is decoded and the fonts are ready, so that printing draws them all.
+EVERY_FIGURE_DRAWN = """() => Promise.all(Array.from(document.images, image => image.decode().catch(() => null)))
+                          .then(() => document.fonts.ready).then(() => true)"""
 
 
 class Refused(Exception):
@@ -175,20 +179,31 @@ def print_pdf(html: str, destination: Path) -> None:
             try:
                 browser = playwright.chromium.launch(executable_path=executable)
             except Error as error:
-                first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                raise Refused(f"error: Chromium, which prints the PDF, did not start ({first}).\n"
+                raise Refused(f"error: Chromium, which prints the PDF, did not start ({_first_line(error)}).\n"
                               f"Install it once with: {GET_CHROMIUM}.\n"
                               "On Linux, if it then says a library is missing: "
                               "python -m playwright install-deps chromium") from error
             try:
                 page = browser.new_page()
+                page.set_default_timeout(PRINT_S * 1000)
                 page.route("**/*", _offline)
                 page.emulate_media(media="print")
-                page.goto(page_file.as_uri(), wait_until="networkidle")
+                # "load" waits for every figure; "networkidle" alone can fire while a slow or busy
+                # machine is still parsing the page, and the PDF then lacks the figures below that.
+                page.goto(page_file.as_uri(), wait_until="load")
+                page.evaluate(EVERY_FIGURE_DRAWN)
                 data = page.pdf(print_background=True)
+            except Error as error:
+                raise Refused(f"error: Chromium could not print the notebook ({_first_line(error)}). "
+                              "Close other programs and run make_pdf again.") from error
             finally:
                 browser.close()
     _write(destination, data)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _write(destination: Path, data: bytes) -> None:
