@@ -238,7 +238,19 @@ def test_a_missing_figure_warns_and_the_pdf_is_still_made(converted, chromium, t
     assert images == image_outputs(notebook) == image_outputs(source / "hw4-part1.ipynb") - 1
 
 
-def test_figures_below_a_busy_part_of_the_page_are_printed(chromium, tmp_path, monkeypatch):
+@pytest.fixture
+def printer(chromium, tmp_path, monkeypatch):
+    """make_pdf's module, loaded in this process, printing with the tests' Chromium."""
+    if chromium:
+        monkeypatch.setenv("HW4_CHROMIUM", chromium)
+    else:
+        monkeypatch.delenv("HW4_CHROMIUM", raising=False)
+    for name in ("TMPDIR", "TEMP", "TMP"):       # print_pdf points these at its own folder: restore them
+        monkeypatch.setenv(name, str(tmp_path))
+    return load_make_pdf()
+
+
+def test_figures_below_a_busy_part_of_the_page_are_printed(printer, tmp_path):
     """Chromium prints once the whole page has loaded. A script that keeps the page busy for a while
     stands in for a loaded machine: printing as soon as the network is idle left out the figures that
     came after it (seen as 4 of 9 figures in a PDF made during a busy test run)."""
@@ -258,17 +270,25 @@ def test_figures_below_a_busy_part_of_the_page_are_printed(chromium, tmp_path, m
     html = ("<html><head></head><body><h1>Figures</h1>" + busy
             + "".join(f'<img src="data:image/png;base64,{figure(level)}">' for level in (0.2, 0.5, 0.8))
             + "</body></html>")
-    if chromium:
-        monkeypatch.setenv("HW4_CHROMIUM", chromium)
-    else:
-        monkeypatch.delenv("HW4_CHROMIUM", raising=False)
-    for name in ("TMPDIR", "TEMP", "TMP"):       # print_pdf points these at its own folder: restore them
-        monkeypatch.setenv(name, str(tmp_path))
     pdf = tmp_path / "figures.pdf"
 
-    load_make_pdf().print_pdf(html, pdf)
+    printer.print_pdf(html, pdf)
 
-    assert load_make_pdf().pdf_facts(pdf) == (1, 3)
+    assert printer.pdf_facts(pdf) == (1, 3)
+
+
+def test_a_page_chromium_cannot_print_in_time_is_refused_with_a_message(printer, tmp_path, monkeypatch):
+    """A Chromium that starts but cannot load and print the page within make_pdf's limit (here cut
+    to a millisecond): a message and no PDF, not a traceback."""
+    monkeypatch.setattr(printer, "PRINT_S", 0.001)
+    pdf = tmp_path / "late.pdf"
+
+    with pytest.raises(printer.Refused) as refused:
+        printer.print_pdf("<html><body><h1>Late</h1></body></html>", pdf)
+
+    assert str(refused.value).startswith("error: Chromium could not print the notebook (")
+    assert str(refused.value).endswith("Close other programs and run make_pdf again.")
+    assert not pdf.exists()
 
 
 # ---------------------------------------------------------------- refusals (no browser needed)
