@@ -5,8 +5,9 @@ The slow tests (marked `notebook`) execute each solution notebook once per sessi
 in a copy of the handout with the solution's package, and run `bash make_pdf.sh` there as a student
 would. make_pdf drives Chromium through playwright; students use playwright's own download, these
 tests point the same code at the system's Chromium through HW4_CHROMIUM (`make venv` installs
-Debian's, with poppler-utils for pdftoppm). The PDFs are read back with pypdf. The refusals and the
-collect warnings use notebooks edited by hand and need no browser.
+Debian's, with poppler-utils for pdftoppm). The PDFs are read back with pypdf. Two tests call
+make_pdf's printing in this process on small pages: one kept busy by a script, one given too little
+time. The refusals and the collect warnings use notebooks edited by hand and need no browser.
 """
 import importlib.util
 import json
