@@ -77,6 +77,10 @@ def grade_in_process(reference: Reference, package_root: Path, only_files: Optio
     sys.path.insert(0, str(package_root))
     previous = signal.signal(signal.SIGPROF, _on_timer)
     default_dtype, grad_enabled = torch.get_default_dtype(), torch.is_grad_enabled()
+    # One thread, as in the worker: the same reduction order, and the CPU-time limit (which counts
+    # every thread of this process) is not spent by idle OpenMP threads spinning.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     results: List[TestResult] = []
     try:
         modules = {}
@@ -93,6 +97,7 @@ def grade_in_process(reference: Reference, package_root: Path, only_files: Optio
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.signal(signal.SIGPROF, previous)
+        torch.set_num_threads(threads)
         sys.path.remove(str(package_root))
         _purge(package)
     return results
