@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, make_submission, plain
-from autograder.tools.simulate import GRADESCOPE_CPUS, simulate, summary
+from autograder.tools.simulate import GRADESCOPE_CPUS, _clean_environment, simulate, summary
 
 FIXTURES = REPO / "tests" / "fixtures"
 TOTALS = {"part1": 5.0, "part2": 14.0}
@@ -64,6 +64,20 @@ def test_the_habits_fixture_uses_the_allowed_packages_everywhere():
             for habit in ("import numpy as np", "import matplotlib.pyplot as plt", "from tqdm.auto import tqdm",
                           "torch.manual_seed(0)", "device = torch.device(", 'if __name__ == "__main__":'):
                 assert habit in text, (rel, habit)
+
+
+def test_the_simulated_gradescope_has_neither_the_venv_nor_a_tmpdir(monkeypatch, tmp_path):
+    """Gradescope sets no TMPDIR and has no virtual environment of ours. `make test` sets a TMPDIR in
+    memory: handed on, the grader's scratch folders would count against the simulated 768 MB."""
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "activate").write_text("")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("VIRTUAL_ENV", str(venv_bin.parent))
+    monkeypatch.setenv("PATH", f"{venv_bin}{os.pathsep}/usr/bin")
+    env = _clean_environment()
+    assert "TMPDIR" not in env and "VIRTUAL_ENV" not in env
+    assert env["PATH"] == "/usr/bin"
 
 
 SHM_FILLER = textwrap.dedent('''

@@ -92,8 +92,11 @@ def simulate(zip_file: Path, submission: Path, memory: Optional[int] = GRADESCOP
 
 
 def _clean_environment() -> dict:
-    """This process's environment without the project's virtual environment."""
-    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    """This process's environment without the project's virtual environment, nor a TMPDIR (which
+    Gradescope does not set; `make test` sets one in memory): the grader's scratch folders go to
+    /tmp, where their files do not count against the memory limit as files in memory would."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "TMPDIR")}
     path = [entry for entry in env.get("PATH", "").split(os.pathsep)
             if entry and not (Path(entry) / "activate").is_file()]
     env["PATH"] = os.pathsep.join(path or ["/usr/bin", "/bin"])
