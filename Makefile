@@ -65,25 +65,29 @@ selfcheck: gradescope-env
 simulate: gradescope-env
 	$(PY) -m autograder simulate --part $(PART) $(SUBMISSION)
 
-# The project's test suite, four tests at a time on the 2 cores (many wait on time limits or on
-# half a CPU). On a fresh clone the simulated Gradescope's environment is built beside the first
-# tests (it mostly writes files); the tests that need it wait for it (simulate.py holds a lock).
 # The tests make and delete some hundred thousand small files (a root for each grading, the
 # workers' scratch folders, every case's outputs): they go to memory, TEST_TMP, where /dev/shm is
 # a tmpfs with 2 GiB free (the suite holds about 350 MB there at its peak). On an ext4 disk
 # without a journal each new file is searched for past the recently deleted ones, and the suite
 # spent about 14% more CPU. World-writable like /tmp: the unprivileged graders' scratch goes there.
-TEST_TMP = /dev/shm/hw4-tests-$(shell id -u)
-test: venv
-	@mkdir -p .cache
-	@if [ "$$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] \
+# One per user and checkout, so that two checkouts' suites can run at once. IN_TEST_TMP, at the
+# start of a recipe's shell line, exports TMPDIR and leaves pytest's --basetemp in "$$@".
+TEST_TMP = /dev/shm/hw4-tests-$(shell id -u)-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
+IN_TEST_TMP = if [ "$$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] \
 	    && [ "$$(df -P -k /dev/shm | awk 'NR==2 {print $$4}')" -ge 2097152 ] \
-	    && { [ -d $(TEST_TMP) ] || mkdir $(TEST_TMP); } && [ -O $(TEST_TMP) ] && [ ! -L $(TEST_TMP) ] \
+	    && { [ -d $(TEST_TMP) ] || mkdir $(TEST_TMP) 2>/dev/null; } && [ -O $(TEST_TMP) ] && [ ! -L $(TEST_TMP) ] \
 	    && chmod 1777 $(TEST_TMP); then \
 		export TMPDIR=$(TEST_TMP); set -- --basetemp=$(TEST_TMP)/pytest; \
 	else \
 		echo "note: /dev/shm is not a tmpfs with 2 GiB free: the tests' files go to the disk"; set --; \
-	fi; \
+	fi
+
+# The project's test suite, four tests at a time on the 2 cores (many wait on time limits or on
+# half a CPU). On a fresh clone the simulated Gradescope's environment is built beside the first
+# tests (it mostly writes files); the tests that need it wait for it (simulate.py holds a lock).
+test: venv
+	@mkdir -p .cache
+	@$(IN_TEST_TMP); \
 	$(PY) -m autograder simulate --part 1 --environment-only > .cache/gradescope-env.log 2>&1 & \
 	$(PY) -m pytest -n 4 "$$@"; status=$$?; wait; exit $$status
 
@@ -91,7 +95,8 @@ test: venv
 # alone); `make test` runs every attack as root and the core ones as an unprivileged TA too
 # (tests/attacks/README.md).
 attacks: gradescope-env
-	HW4_ATTACK_MODES=all $(PY) -m pytest -n 2 tests/test_attacks.py
+	@$(IN_TEST_TMP); \
+	HW4_ATTACK_MODES=all $(PY) -m pytest -n 2 tests/test_attacks.py "$$@"
 
 # Grading time and memory (solution, template, hanging, habits, slow; natively and under Gradescope's
 # limits), regrade throughput, build steps, zip sizes; not part of `make test`. Prints the README's
