@@ -69,7 +69,7 @@ simulate: gradescope-env
 # workers' scratch folders, every case's outputs): they go to memory, TEST_TMP, where /dev/shm is
 # a tmpfs with 2 GiB free (the suite holds about 350 MB there at its peak). On an ext4 disk
 # without a journal each new file is searched for past the recently deleted ones, and the suite
-# spent about 14% more CPU. World-writable like /tmp: the unprivileged graders' scratch goes there.
+# spent 10-18% more CPU. World-writable like /tmp: the unprivileged graders' scratch goes there.
 # One per user and checkout, so that two checkouts' suites can run at once. IN_TEST_TMP, at the
 # start of a recipe's shell line, exports TMPDIR and leaves pytest's --basetemp in "$$@".
 TEST_TMP = /dev/shm/hw4-tests-$(shell id -u)-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
