@@ -65,19 +65,20 @@ selfcheck: gradescope-env
 simulate: gradescope-env
 	$(PY) -m autograder simulate --part $(PART) $(SUBMISSION)
 
-# The tests make and delete some hundred thousand small files (a root for each grading, the
-# workers' scratch folders, every case's outputs): they go to memory, TEST_TMP, where /dev/shm is
-# a tmpfs with 2 GiB free (the suite holds about 350 MB there at its peak). On an ext4 disk
-# without a journal each new file is searched for past the recently deleted ones, and the suite
-# spent 10-18% more CPU. World-writable like /tmp: the unprivileged graders' scratch goes there.
-# One per user and checkout, so that two checkouts' suites can run at once. IN_TEST_TMP, at the
-# start of a recipe's shell line, exports TMPDIR and leaves pytest's --basetemp in "$$@".
+# The tests make and delete tens of thousands of small files in pytest's folders (a root for each
+# grading, the notebooks, the handouts): those go to memory, TEST_TMP, where /dev/shm is a tmpfs
+# with 2 GiB free. On an ext4 disk without a journal each new file is searched for past the recently
+# deleted ones: the attack suite spent about 7% more CPU. Private to the user, as pytest's own
+# folder is; one per user and checkout, so that two checkouts' suites can run at once. TMPDIR stays
+# where it is: a world-writable folder of ours would be one more place for a sandboxed submission to
+# leave files in, which the grader does not sweep. IN_TEST_TMP, at the start of a recipe's shell
+# line, leaves pytest's --basetemp in "$$@".
 TEST_TMP = /dev/shm/hw4-tests-$(shell id -u)-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
 IN_TEST_TMP = if [ "$$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] \
 	    && [ "$$(df -P -k /dev/shm | awk 'NR==2 {print $$4}')" -ge 2097152 ] \
-	    && { [ -d $(TEST_TMP) ] || mkdir $(TEST_TMP) 2>/dev/null; } && [ -O $(TEST_TMP) ] && [ ! -L $(TEST_TMP) ] \
-	    && chmod 1777 $(TEST_TMP); then \
-		export TMPDIR=$(TEST_TMP); set -- --basetemp=$(TEST_TMP)/pytest; \
+	    && { [ -d $(TEST_TMP) ] || mkdir -m 700 $(TEST_TMP) 2>/dev/null; } \
+	    && [ -O $(TEST_TMP) ] && [ ! -L $(TEST_TMP) ] && chmod 700 $(TEST_TMP); then \
+		set -- --basetemp=$(TEST_TMP)/pytest; \
 	else \
 		echo "note: /dev/shm is not a tmpfs with 2 GiB free: the tests' files go to the disk"; set --; \
 	fi

@@ -67,8 +67,8 @@ def test_the_habits_fixture_uses_the_allowed_packages_everywhere():
 
 
 def test_the_simulated_gradescope_has_neither_the_venv_nor_a_tmpdir(monkeypatch, tmp_path):
-    """Gradescope sets no TMPDIR and has no virtual environment of ours. `make test` sets a TMPDIR in
-    memory: handed on, the grader's scratch folders would count against the simulated 768 MB."""
+    """Gradescope sets no TMPDIR and has no virtual environment of ours. A TMPDIR in memory, handed
+    on, would count the grader's scratch folders against the simulated 768 MB."""
     venv_bin = tmp_path / "venv" / "bin"
     venv_bin.mkdir(parents=True)
     (venv_bin / "activate").write_text("")

@@ -93,8 +93,8 @@ def simulate(zip_file: Path, submission: Path, memory: Optional[int] = GRADESCOP
 
 def _clean_environment() -> dict:
     """This process's environment without the project's virtual environment, nor a TMPDIR (which
-    Gradescope does not set; `make test` sets one in memory): the grader's scratch folders go to
-    /tmp, where their files do not count against the memory limit as files in memory would."""
+    Gradescope does not set): the grader's scratch folders go to /tmp, as there. A TMPDIR in memory
+    would count their files against the simulated memory limit."""
     env = {key: value for key, value in os.environ.items()
            if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "TMPDIR")}
     path = [entry for entry in env.get("PATH", "").split(os.pathsep)
