@@ -68,7 +68,7 @@ simulate: gradescope-env
 # The tests make and delete tens of thousands of small files in pytest's folders (a root for each
 # grading, the notebooks, the handouts): those go to memory, TEST_TMP, where /dev/shm is a tmpfs
 # with 2 GiB free. On an ext4 disk without a journal each new file is searched for past the recently
-# deleted ones: the attack suite spent about 7% more CPU. Private to the user, as pytest's own
+# deleted ones: the attack suite spent 4-8% more CPU. Private to the user, as pytest's own
 # folder is; one per user and checkout, so that two checkouts' suites can run at once. TMPDIR stays
 # where it is: a world-writable folder of ours would be one more place for a sandboxed submission to
 # leave files in, which the grader does not sweep. IN_TEST_TMP, at the start of a recipe's shell
