@@ -35,4 +35,3 @@ def test_cases_run_on_one_thread_and_the_thread_count_comes_back(tmp_path, monke
     assert tests and all(test.score == test.max_score for test in tests), [t.text() for t in tests]
     assert seen and set(seen) == {1}, f"cases ran on {sorted(set(seen))} threads"
     assert after == 2
-

@@ -10,6 +10,7 @@ a wall-clock timeout, memory limits) is left to the tests that grade through the
 import importlib
 import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -45,6 +46,21 @@ def _purge(package: str) -> None:
         del sys.modules[name]
 
 
+@contextmanager
+def one_torch_thread():
+    """torch on one thread while it lasts, as in the sandboxed worker (the same reduction order; no
+    idle OpenMP thread spinning into a case's CPU-time limit, which counts every thread of the
+    process), then the caller's setting back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def warm_up(table_module: str) -> None:
     """Run the table's warm-up once in this process, as the worker does before any case (part 1's
     first optimizer imports torch._dynamo); processes forked from this one inherit it."""
@@ -55,6 +71,7 @@ def warm_up(table_module: str) -> None:
         _WARMED_UP.add(table_module)
 
 
+@one_torch_thread()
 def grade_in_process(reference: Reference, package_root: Path, only_files: Optional[List[str]] = None,
                      stop: Optional[Callable[[dict, TestResult], bool]] = None,
                      order: Optional[Callable[[dict], object]] = None, slack: float = SLACK) -> List[TestResult]:
@@ -77,10 +94,6 @@ def grade_in_process(reference: Reference, package_root: Path, only_files: Optio
     sys.path.insert(0, str(package_root))
     previous = signal.signal(signal.SIGPROF, _on_timer)
     default_dtype, grad_enabled = torch.get_default_dtype(), torch.is_grad_enabled()
-    # One thread, as in the worker: the same reduction order, and the CPU-time limit (which counts
-    # every thread of this process) is not spent by idle OpenMP threads spinning.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     results: List[TestResult] = []
     try:
         modules = {}
@@ -97,7 +110,6 @@ def grade_in_process(reference: Reference, package_root: Path, only_files: Optio
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.signal(signal.SIGPROF, previous)
-        torch.set_num_threads(threads)
         sys.path.remove(str(package_root))
         _purge(package)
     return results

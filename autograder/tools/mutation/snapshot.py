@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, Sequence
 
 from autograder.engine.reference import Reference, ReferenceDataError, load_reference
-from autograder.tools.in_process import warm_up
+from autograder.tools.in_process import one_torch_thread, warm_up
 from autograder.tools.parts import REPO
 
 # The code a grading depends on besides the mutant and the reference data: a cached result is
@@ -61,16 +61,11 @@ def ready_to_fork(snapshot: Snapshot):
     is forked from it and starts ready. One torch thread while it lasts, as in the sandboxed
     worker (and OpenMP's thread pool does not survive a fork)."""
     import safetensors.torch  # noqa: F401 - imported once here, not in every grading process
-    import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         for reference in snapshot.references.values():
             warm_up(reference.manifest["table"])
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def reference_digest(root: Path, part: str) -> str:
