@@ -73,7 +73,7 @@ simulate: gradescope-env
 # where it is: a world-writable folder of ours would be one more place for a sandboxed submission to
 # leave files in, which the grader does not sweep. IN_TEST_TMP, at the start of a recipe's shell
 # line, leaves pytest's --basetemp in "$$@".
-TEST_TMP = /dev/shm/hw4-tests-$(shell id -u)-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
+TEST_TMP := /dev/shm/hw4-tests-$(shell id -u)-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
 IN_TEST_TMP = if [ "$$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] \
 	    && [ "$$(df -P -k /dev/shm | awk 'NR==2 {print $$4}')" -ge 2097152 ] \
 	    && { [ -d $(TEST_TMP) ] || mkdir -m 700 $(TEST_TMP) 2>/dev/null; } \
