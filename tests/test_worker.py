@@ -3,10 +3,11 @@
 What the zygotes give: a graded file is imported once for all its cases in fork mode (once a
 case in in-process mode, with the same verdicts); nothing a module starts at import or a case
 starts survives it; the address-space limit is what the imports mapped plus an allowance,
-whatever torch's build maps; the student's import and cases allocate without huge pages; the
-import's limits follow the zygote into the copy it goes on in after the import (its CPU time
+whatever torch's build maps; the student's import and cases allocate without huge pages and
+find the cyclic collector on (the worker pauses it for its own imports); the import's limits follow the zygote into the copy it goes on in after the import (its CPU time
 counts, its waits for a CPU do not), and nothing an import that failed started outlives it.
 """
+import gc
 import os
 import signal
 import subprocess
@@ -138,6 +139,55 @@ def test_student_code_allocates_without_huge_pages(tmp_path):
     assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
     lines = record.read_text().split("\n")[:-1]
     assert set(lines) == {"import 0", "case 0"}, lines        # both recorded, and never a 1
+
+
+# appended to a graded file: whether Python's cyclic collector is on, at import and in every case
+# that calls bce_loss
+COLLECTOR_RECORDER = textwrap.dedent('''
+    import gc as _gc
+    def _record_collector(when):
+        with open({path!r}, "a") as _handle:
+            _handle.write(when + " " + str(_gc.isenabled()) + "\\n")
+    _record_collector("import")
+    _bce_loss = bce_loss
+    def bce_loss(*args, **kwargs):
+        _record_collector("case")
+        return _bce_loss(*args, **kwargs)
+''')
+
+
+@pytest.mark.parametrize("mode", ["fork", "in-process"])
+def test_student_code_runs_with_the_collector_on(mode, tmp_path):
+    """The worker imports torch and the allowed packages with the cyclic collector paused; the
+    student's import and cases must find it on, as in any Python."""
+    record = tmp_path / "collector.txt"
+    source = (REPO / "solution" / "part1" / "gan" / "losses.py").read_text() + COLLECTOR_RECORDER.format(
+        path=str(record))
+    submission = make_submission(tmp_path, "part1", {"gan/losses.py": source})
+    tests = grade_plainly("part1", submission, mode, ["gan/losses.py"])
+    assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
+    lines = record.read_text().split("\n")[:-1]
+    assert set(lines) == {"import True", "case True"}, lines
+
+
+def test_the_collector_pause_gives_back_what_it_found():
+    from autograder.engine.worker import collector_paused
+    assert gc.isenabled()
+    try:
+        with pytest.raises(ValueError):
+            with collector_paused():
+                assert not gc.isenabled()
+                with collector_paused():        # nested, as load_submission inside the worker's start
+                    assert not gc.isenabled()
+                assert not gc.isenabled()
+                raise ValueError("an import failed")
+        assert gc.isenabled()
+        gc.disable()
+        with collector_paused():
+            pass
+        assert not gc.isenabled()               # off before, off after
+    finally:
+        gc.enable()
 
 
 # appended to a graded file: after the import, the zygote goes on in a copy of itself, which loads
