@@ -38,6 +38,7 @@ per function, not one per case. Nothing the worker says is trusted beyond what i
 student's own grade: the verdict comes from the outputs the trusted side reads and compares.
 """
 import argparse
+import contextlib
 import gc
 import importlib
 import json
@@ -169,8 +170,25 @@ def block_network() -> str:
     return "network: sockets of every family but AF_UNIX are refused, and io_uring (seccomp)"
 
 
+@contextlib.contextmanager
+def collector_paused():
+    """Python's cyclic collector off while trusted packages import (torch, the table, the allowed
+    packages), and back as it was after, before any student code runs. Their imports create
+    hundreds of thousands of objects and little garbage, and the collections they set off would
+    cost a tenth of `import torch` and a fifth of `import torch._dynamo` (benchmarks/README.md).
+    The little garbage left is frozen with the rest."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 # -- the worker ------------------------------------------------------------------------------
 class Worker:
+    @collector_paused()
     def __init__(self, args, protocol, commands):
         self.args, self.protocol = args, protocol
         self.private_fds = (protocol.fileno(), commands.fileno())   # closed in every forked process
