@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from autograder.engine import isolation  # noqa: E402
 from autograder.engine.package import build_zip  # noqa: E402
 from autograder.tools.parts import tables  # noqa: E402
 from autograder.tools.through_zip import grade_through_zip  # noqa: E402
@@ -47,6 +48,10 @@ def by_notebook(parts):
 
 
 def pytest_configure(config):
+    if os.geteuid() == 0:           # every grading as root would fail on it, each after its own wait
+        unreachable = isolation.interpreter_unreachable(sys.executable)
+        if unreachable:
+            pytest.exit(f"the tests cannot grade here: {unreachable}", returncode=2)
     # Tests grade several at a time (xdist): one worker per grading, not one per CPU (run_autograder --lanes).
     os.environ.setdefault("AUTOGRADER_LANES", "1")
     config.addinivalue_line("markers", "notebook: executes a solution notebook end to end (slow)")

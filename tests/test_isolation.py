@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, plain
+from conftest import REPO, plain, temporary_folder_of_its_own
+from autograder.engine import isolation
 from autograder.engine.isolation import Namespaces, namespaces_work
 from autograder.engine.session import Scratch
 from autograder.engine.users import acquire_user
@@ -113,6 +114,27 @@ def test_simulate_and_regrade_refuse_up_front(ta_user):
         assert "No isolation is available" in done.stderr and "--no-isolation" in done.stderr
         assert not Path(tmp_path / "grades.csv").exists()
     shutil.rmtree(tmp_path)
+
+
+def test_root_refuses_an_interpreter_the_sandbox_user_cannot_reach():
+    """A checkout in root's private home folder: its .venv is out of the sandbox user's reach.
+    Grading, the tools and the tests say so at once, instead of every worker failing to start."""
+    with temporary_folder_of_its_own("hw4-closed-") as folder:
+        python = folder / "private" / "checkout" / ".venv" / "bin" / "python"
+        python.parent.mkdir(parents=True)
+        python.symlink_to(sys.executable)
+        os.chmod(folder / "private", 0o700)
+        assert isolation.closed_to_others(python.parent) == str(folder / "private")
+        message = isolation.interpreter_unreachable(str(python))
+        assert f"may not enter {folder / 'private'}" in message and str(python) in message
+        assert isolation.refusal("auto", str(python)) == message
+        assert isolation.refusal("user", str(python)) == message
+        assert isolation.refusal("none", str(python)) is None        # run as root itself: nothing to reach
+        with pytest.raises(isolation.IsolationUnavailable, match="may not enter"):
+            isolation.choose("auto", python=str(python))
+        os.chmod(folder / "private", 0o755)
+        assert isolation.closed_to_others(python.parent) is None
+        assert isolation.interpreter_unreachable(str(python)) is None
 
 
 def _reads(path: Path, uid: int, gid: int) -> bool:

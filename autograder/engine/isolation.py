@@ -359,11 +359,13 @@ def cpu_share() -> float:
     return 1.0
 
 
-def refusal(mode: str = "auto") -> Optional[str]:
+def refusal(mode: str = "auto", python: str = sys.executable) -> Optional[str]:
     """Why grading would be refused here in `mode` (None: it would not), without taking anything:
     for tools that start many gradings (regrade, simulate) to say so once, up front."""
-    if mode == "none" or (os.geteuid() == 0 and mode in ("auto", "user")):
+    if mode == "none":
         return None
+    if os.geteuid() == 0 and mode in ("auto", "user"):
+        return interpreter_unreachable(python)
     if mode == "user":
         return "a separate user was asked for, but switching users needs root"
     why_not = namespaces_work(None)
@@ -372,6 +374,35 @@ def refusal(mode: str = "auto") -> Optional[str]:
     if mode == "namespaces":
         return f"namespaces were asked for, but {why_not}"
     return _no_isolation_message(why_not)
+
+
+def closed_to_others(path) -> Optional[str]:
+    """The first folder on the way to `path` (itself included) that other users may not enter;
+    None when they may enter them all."""
+    folder = os.path.realpath(path)
+    chain = [folder]
+    while os.path.dirname(chain[-1]) != chain[-1]:
+        chain.append(os.path.dirname(chain[-1]))
+    for folder in reversed(chain):
+        try:
+            if not os.stat(folder).st_mode & stat.S_IXOTH:
+                return folder
+        except OSError:
+            return folder
+    return None
+
+
+def interpreter_unreachable(python: str) -> Optional[str]:
+    """Why the sandbox user could not start `python` (None: it could). Root grades as another
+    user, who must be able to enter the interpreter's folders and its environment's: a checkout
+    (its .venv) in root's private home folder is the usual way to get this wrong."""
+    for folder in (os.path.dirname(os.path.abspath(python)), os.path.dirname(os.path.realpath(python))):
+        closed = closed_to_others(folder)
+        if closed:
+            return (f"the grader runs student code as another user, who cannot start {python}: other users "
+                    f"may not enter {closed}. Put the checkout (or the Python environment) under folders "
+                    "that every user may enter, or run as an ordinary user.")
+    return None
 
 
 def _no_isolation_message(why_not: str) -> str:
@@ -390,6 +421,9 @@ def choose(mode: str = "auto", python: str = sys.executable, limits: Limits = Li
     root = os.geteuid() == 0
     if mode == "user" and not root:
         raise IsolationUnavailable("a separate user was asked for, but switching users needs root")
+    unreachable = interpreter_unreachable(python) if root else None
+    if unreachable:
+        raise IsolationUnavailable(unreachable)
     user = acquire_user() if root else None
     why_not = namespaces_work(user) if mode in ("auto", "namespaces") else "not asked for"
     if why_not is None:

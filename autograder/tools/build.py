@@ -8,9 +8,11 @@ cannot start fails it.
 """
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
+from autograder.engine import isolation
 from autograder.engine.strip import strip_tree
 from autograder.tools import handout, parts, zips
 
@@ -76,6 +78,10 @@ STEPS = {"strip": (strip,), "generate": (generate,), "package": (package,), "sel
 
 def run(command: str, chosen) -> int:
     tables = parts.tables()
+    refused = isolation.refusal() if selfcheck in STEPS[command] else None
+    if refused:         # said before the minutes of the other steps, not after them
+        print(f"{command}: the self-check could not grade: {refused}", file=sys.stderr)
+        return 2
     keys = [parts.normalize(part) for part in chosen] if chosen else sorted(tables)
     ok = True
     for step in STEPS[command]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
+from autograder.engine.isolation import closed_to_others
 from autograder.engine.session import read_lines
 from autograder.tools import proctable
 
@@ -46,16 +47,6 @@ class Grading:
         return self.returncode is None
 
 
-def _world_traversable(path: Path) -> bool:
-    for folder in [path.resolve(), *path.resolve().parents]:
-        try:
-            if not os.stat(folder).st_mode & stat.S_IXOTH:
-                return False
-        except OSError:
-            return False
-    return True
-
-
 def _special_files(folder: str, names: list) -> set:
     """Names in `folder` that are neither folders, regular files nor links (FIFOs, sockets, devices)."""
     kept = (stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK)
@@ -68,7 +59,7 @@ def lay_out(zip_file: Path, submission: Optional[Path], workdir: Path, owner: Op
     not a private temporary folder, must be what keeps student code out of it); owned by
     `owner` (a user name) when the grader is to run as that user."""
     workdir.mkdir(parents=True, exist_ok=True)
-    parent = workdir if _world_traversable(workdir) else None
+    parent = workdir if closed_to_others(workdir) is None else None
     root = Path(tempfile.mkdtemp(prefix="autograder-root-", dir=parent))
     os.chmod(root, 0o755)
     with zipfile.ZipFile(zip_file) as archive:
