@@ -129,6 +129,7 @@ def test_root_refuses_an_interpreter_the_sandbox_user_cannot_reach():
         assert f"may not enter {folder / 'private'}" in message and str(python) in message
         assert isolation.refusal("auto", str(python)) == message
         assert isolation.refusal("user", str(python)) == message
+        assert isolation.refusal("namespaces", str(python)) == message
         assert isolation.refusal("none", str(python)) is None        # run as root itself: nothing to reach
         with pytest.raises(isolation.IsolationUnavailable, match="may not enter"):
             isolation.choose("auto", python=str(python))

@@ -364,8 +364,10 @@ def refusal(mode: str = "auto", python: str = sys.executable) -> Optional[str]:
     for tools that start many gradings (regrade, simulate) to say so once, up front."""
     if mode == "none":
         return None
-    if os.geteuid() == 0 and mode in ("auto", "user"):
-        return interpreter_unreachable(python)
+    if os.geteuid() == 0:
+        unreachable = interpreter_unreachable(python)       # in every mode, as choose() checks it
+        if unreachable or mode in ("auto", "user"):
+            return unreachable
     if mode == "user":
         return "a separate user was asked for, but switching users needs root"
     why_not = namespaces_work(None)
@@ -379,16 +381,13 @@ def refusal(mode: str = "auto", python: str = sys.executable) -> Optional[str]:
 def closed_to_others(path) -> Optional[str]:
     """The first folder on the way to `path` (itself included) that other users may not enter;
     None when they may enter them all."""
-    folder = os.path.realpath(path)
-    chain = [folder]
-    while os.path.dirname(chain[-1]) != chain[-1]:
-        chain.append(os.path.dirname(chain[-1]))
-    for folder in reversed(chain):
+    resolved = Path(os.path.realpath(path))
+    for folder in [*reversed(resolved.parents), resolved]:
         try:
             if not os.stat(folder).st_mode & stat.S_IXOTH:
-                return folder
+                return str(folder)
         except OSError:
-            return folder
+            return str(folder)
     return None
 
 
