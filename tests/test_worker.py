@@ -4,8 +4,9 @@ What the zygotes give: a graded file is imported once for all its cases in fork 
 case in in-process mode, with the same verdicts); nothing a module starts at import or a case
 starts survives it; the address-space limit is what the imports mapped plus an allowance,
 whatever torch's build maps; the student's import and cases allocate without huge pages and
-find the cyclic collector on (the worker pauses it for its own imports); the import's limits follow the zygote into the copy it goes on in after the import (its CPU time
-counts, its waits for a CPU do not), and nothing an import that failed started outlives it.
+find the cyclic collector on (the worker pauses it for its own imports); the import's limits
+follow the zygote into the copy it goes on in after the import (its CPU time counts, its waits
+for a CPU do not), and nothing an import that failed started outlives it.
 """
 import gc
 import os
@@ -105,20 +106,34 @@ def test_the_address_space_limit_counts_what_the_imports_mapped(tmp_path):
     assert word == "limited" and int(limit) > 3 << 30
 
 
-# appended to a graded file: the THP_enabled line of /proc/self/status (the prctl flag), at import
-# and in every case that calls bce_loss
-THP_RECORDER = textwrap.dedent('''
-    def _record_thp(when):
-        for _line in open("/proc/self/status"):
-            if _line.startswith("THP_enabled:"):
-                with open({path!r}, "a") as _handle:
-                    _handle.write(when + " " + _line.split()[1] + "\\n")
-    _record_thp("import")
+# appended to a graded file: the value of {probe} (an expression of the student's process), written
+# at import and in every case that calls bce_loss
+RECORDER = textwrap.dedent('''
+    def _record(when):
+        with open({path!r}, "a") as _handle:
+            _handle.write(when + " " + str({probe}) + "\\n")
+    _record("import")
     _bce_loss = bce_loss
     def bce_loss(*args, **kwargs):
-        _record_thp("case")
+        _record("case")
         return _bce_loss(*args, **kwargs)
 ''')
+
+
+def seen_by_student_code(tmp_path, mode: str, probe: str) -> set:
+    """{"import VALUE", "case VALUE", ...}: what `probe` gave in the student's import and cases of
+    gan/losses.py (the solution's, which must pass), graded in `mode`."""
+    record = tmp_path / "record.txt"
+    source = (REPO / "solution" / "part1" / "gan" / "losses.py").read_text() + RECORDER.format(
+        path=str(record), probe=probe)
+    submission = make_submission(tmp_path, "part1", {"gan/losses.py": source})
+    tests = grade_plainly("part1", submission, mode, ["gan/losses.py"])
+    assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
+    return set(record.read_text().split("\n")[:-1])
+
+
+# the prctl flag: the THP_enabled line of /proc/self/status
+THP_FLAG = 'next(_l.split()[1] for _l in open("/proc/self/status") if _l.startswith("THP_enabled:"))'
 
 
 def _status_has_thp_flag() -> bool:
@@ -132,42 +147,16 @@ def _status_has_thp_flag() -> bool:
 def test_student_code_allocates_without_huge_pages(tmp_path):
     """The worker's memory is in huge pages, so that forking a case is cheap; the student's import
     and the cases must not be, so that no allocation of theirs waits for the kernel to make one."""
-    record = tmp_path / "thp.txt"
-    source = (REPO / "solution" / "part1" / "gan" / "losses.py").read_text() + THP_RECORDER.format(path=str(record))
-    submission = make_submission(tmp_path, "part1", {"gan/losses.py": source})
-    tests = grade_plainly("part1", submission, "fork", ["gan/losses.py"])
-    assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
-    lines = record.read_text().split("\n")[:-1]
-    assert set(lines) == {"import 0", "case 0"}, lines        # both recorded, and never a 1
-
-
-# appended to a graded file: whether Python's cyclic collector is on, at import and in every case
-# that calls bce_loss
-COLLECTOR_RECORDER = textwrap.dedent('''
-    import gc as _gc
-    def _record_collector(when):
-        with open({path!r}, "a") as _handle:
-            _handle.write(when + " " + str(_gc.isenabled()) + "\\n")
-    _record_collector("import")
-    _bce_loss = bce_loss
-    def bce_loss(*args, **kwargs):
-        _record_collector("case")
-        return _bce_loss(*args, **kwargs)
-''')
+    lines = seen_by_student_code(tmp_path, "fork", THP_FLAG)
+    assert lines == {"import 0", "case 0"}, lines        # both recorded, and never a 1
 
 
 @pytest.mark.parametrize("mode", ["fork", "in-process"])
 def test_student_code_runs_with_the_collector_on(mode, tmp_path):
     """The worker imports torch and the allowed packages with the cyclic collector paused; the
     student's import and cases must find it on, as in any Python."""
-    record = tmp_path / "collector.txt"
-    source = (REPO / "solution" / "part1" / "gan" / "losses.py").read_text() + COLLECTOR_RECORDER.format(
-        path=str(record))
-    submission = make_submission(tmp_path, "part1", {"gan/losses.py": source})
-    tests = grade_plainly("part1", submission, mode, ["gan/losses.py"])
-    assert tests and all(test.passed for test in tests), [test.text() for test in tests if not test.passed]
-    lines = record.read_text().split("\n")[:-1]
-    assert set(lines) == {"import True", "case True"}, lines
+    lines = seen_by_student_code(tmp_path, mode, '__import__("gc").isenabled()')
+    assert lines == {"import True", "case True"}, lines
 
 
 def test_the_collector_pause_gives_back_what_it_found():
