@@ -123,8 +123,14 @@ def test_root_refuses_an_interpreter_the_sandbox_user_cannot_reach():
         python = folder / "private" / "checkout" / ".venv" / "bin" / "python"
         python.parent.mkdir(parents=True)
         python.symlink_to(sys.executable)
+        (folder / "shared").mkdir()
+        (folder / "private" / "linked").symlink_to(folder / "shared")      # the way there is closed
+        (folder / "link").symlink_to(folder / "private" / "checkout")       # where it leads is closed
         os.chmod(folder / "private", 0o700)
         assert isolation.closed_to_others(python.parent) == str(folder / "private")
+        assert isolation.closed_to_others(folder / "private" / "linked") == str(folder / "private")
+        assert isolation.closed_to_others(folder / "link") == str(folder / "private")
+        assert isolation.closed_to_others(folder / "shared") is None
         message = isolation.interpreter_unreachable(str(python))
         assert f"may not enter {folder / 'private'}" in message and str(python) in message
         assert isolation.refusal("auto", str(python)) == message
@@ -135,6 +141,7 @@ def test_root_refuses_an_interpreter_the_sandbox_user_cannot_reach():
             isolation.choose("auto", python=str(python))
         os.chmod(folder / "private", 0o755)
         assert isolation.closed_to_others(python.parent) is None
+        assert isolation.closed_to_others(folder / "link") is None
         assert isolation.interpreter_unreachable(str(python)) is None
 
 

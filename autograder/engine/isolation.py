@@ -379,15 +379,15 @@ def refusal(mode: str = "auto", python: str = sys.executable) -> Optional[str]:
 
 
 def closed_to_others(path) -> Optional[str]:
-    """The first folder on the way to `path` (itself included) that other users may not enter;
-    None when they may enter them all."""
-    resolved = Path(os.path.realpath(path))
-    for folder in [*reversed(resolved.parents), resolved]:
-        try:
-            if not os.stat(folder).st_mode & stat.S_IXOTH:
-                return str(folder)
-        except OSError:
-            return str(folder)
+    """The first folder or file on the way to `path` that other users may not enter (None: they
+    may enter them all), on both ways a process takes there: as written, and with its links resolved."""
+    for way in (Path(os.path.abspath(path)), Path(os.path.realpath(path))):
+        for step in [*reversed(way.parents), way]:
+            try:
+                if not os.stat(step).st_mode & stat.S_IXOTH:
+                    return str(step)
+            except OSError:
+                return str(step)
     return None
 
 
@@ -395,13 +395,12 @@ def interpreter_unreachable(python: str) -> Optional[str]:
     """Why the sandbox user could not start `python` (None: it could). Root grades as another
     user, who must be able to enter the interpreter's folders and its environment's: a checkout
     (its .venv) in root's private home folder is the usual way to get this wrong."""
-    for folder in (os.path.dirname(os.path.abspath(python)), os.path.dirname(os.path.realpath(python))):
-        closed = closed_to_others(folder)
-        if closed:
-            return (f"the grader runs student code as another user, who cannot start {python}: other users "
-                    f"may not enter {closed}. Put the checkout (or the Python environment) under folders "
-                    "that every user may enter, or run as an ordinary user.")
-    return None
+    closed = closed_to_others(python)
+    if closed is None:
+        return None
+    return (f"the grader runs student code as another user, who cannot start {python}: other users "
+            f"may not enter {closed}. Put the checkout (or the Python environment) under folders "
+            "that every user may enter, or run as an ordinary user.")
 
 
 def _no_isolation_message(why_not: str) -> str:
