@@ -1,23 +1,60 @@
-"""Reference data: reproducible to the byte, consistent with the case tables and the manifest."""
+"""Reference data: reproducible to the byte (settled against the committed data, whatever this
+machine's CPU), consistent with the case tables and the manifest."""
 import hashlib
 import importlib
 import json
 
 import pytest
 
-from autograder.engine.generate import generate
+from autograder.engine.generate import AGREEMENT, Prior, generate
 from conftest import PARTS, REPO
 
 
 @pytest.mark.parametrize("part", sorted(PARTS))
 def test_regenerating_gives_the_same_bytes(part, tmp_path):
-    generate(PARTS[part], REPO / "solution" / part, tmp_path / part)
+    """Every output this machine computes agrees with the committed one to within AGREEMENT of its
+    tolerance (so the committed bytes are kept), and everything else is byte for byte the same."""
     committed = REPO / "reference_data" / part
+    generate(PARTS[part], REPO / "solution" / part, tmp_path / part, Prior(committed))
     made = sorted(p.relative_to(tmp_path / part) for p in (tmp_path / part).rglob("*") if p.is_file())
     present = sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
     assert made == present
     for rel in made:
         assert (tmp_path / part / rel).read_bytes() == (committed / rel).read_bytes(), rel
+
+
+def _settled(tmp_path, old, new, tolerances):
+    """What Prior.settle writes for `new` (tensors) where `old` (tensors) is in place."""
+    from safetensors.torch import save
+
+    (tmp_path / "expected").mkdir(exist_ok=True)
+    (tmp_path / "expected" / "case.safetensors").write_bytes(save(old))
+    prior = Prior(tmp_path)
+    written = prior.settle("expected/case.safetensors", save(new), tolerances)
+    return {save(old): "old", save(new): "new"}[written], prior.kept
+
+
+def test_outputs_within_a_tenth_of_their_tolerance_keep_the_bytes_in_place(tmp_path):
+    import torch
+
+    atol, rtol = 1e-5, 1e-4
+    old = torch.tensor([0.0, 1e-3, -2.0, 50.0, float("nan"), float("inf")])
+    bound = atol + rtol * old.abs()
+    finite = torch.isfinite(old)
+    step = torch.where(finite, bound, torch.zeros(()))
+    tolerances = {"default": [atol, rtol]}
+    assert _settled(tmp_path, {"out": old}, {"out": old + 0.9 * AGREEMENT * step}, tolerances) == ("old", 1)
+    assert _settled(tmp_path, {"out": old}, {"out": old - 1.1 * AGREEMENT * step}, tolerances) == ("new", 0)
+    # a tolerance of the output's own is the one that counts
+    loose = {"default": [atol, rtol], "out": [10 * atol, 10 * rtol]}
+    assert _settled(tmp_path, {"out": old}, {"out": old - 1.1 * AGREEMENT * step}, loose) == ("old", 1)
+    # anything else than values close enough is rewritten: shape, dtype, names, non-finite places
+    assert _settled(tmp_path, {"out": old}, {"out": old[:5]}, tolerances)[0] == "new"
+    assert _settled(tmp_path, {"out": old}, {"out": old.double()}, tolerances)[0] == "new"
+    assert _settled(tmp_path, {"out": old}, {"other": old}, tolerances)[0] == "new"
+    assert _settled(tmp_path, {"out": old}, {"out": torch.where(finite, old, torch.zeros(()))}, tolerances)[0] == "new"
+    # inputs are never settled: they come from seeded generators, the same bytes anywhere
+    assert _settled(tmp_path, {"x": old}, {"x": old + 0.01 * AGREEMENT * step}, None) == ("new", 0)
 
 
 @pytest.mark.parametrize("part", sorted(PARTS))

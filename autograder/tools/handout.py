@@ -36,14 +36,15 @@ _PUBLIC_HEADER = """\
 
 # Runs in a fresh interpreter: the shipped copies (not the repository's package) build the
 # public cases' inputs, and the reference solution computes their expected outputs, with the
-# same generator as reference_data/ (engine/generate.py), so the bytes are the same. The
-# catalogue of known mistakes (it quotes the solution) is loaded from the repository under
-# its own name and never written into the handout: only the outputs and messages of the
-# mistakes that show on public cases are, as on Gradescope.
+# same generator as reference_data/ (engine/generate.py), settled against reference_data/ as
+# `generate` settles it, so the bytes are the same. The catalogue of known mistakes (it quotes
+# the solution) is loaded from the repository under its own name and never written into the
+# handout: only the outputs and messages of the mistakes that show on public cases are, as on
+# Gradescope.
 _GENERATE_PUBLIC = """
 import importlib, importlib.util, sys
 from pathlib import Path
-references, grader, table, solution, out, mistakes, mistakes_file = sys.argv[1:]
+references, grader, table, solution, out, prior, mistakes, mistakes_file = sys.argv[1:]
 sys.path.insert(0, grader)
 import autograder
 if Path(autograder.__file__).resolve().parent != Path(grader, "autograder").resolve():
@@ -59,7 +60,8 @@ def load(name, path):
 if mistakes:
     importlib.import_module(mistakes.rsplit(".", 1)[0])
     load(mistakes, mistakes_file)
-load("public_references", references).generate(table, Path(solution), Path(out))
+generator = load("public_references", references)
+generator.generate(table, Path(solution), Path(out), generator.Prior(Path(prior)))
 """
 
 
@@ -143,7 +145,8 @@ def write_public_tests(repo: Path, part: str, table: str) -> Path:
     """student_template/<part>/tests/_grader: grader copies, the public table and the public data.
 
     The grader modules come from this autograder package and the data from the reference
-    solution in `repo`, so that it works on a bare copy holding only solution/ and handout/.
+    solution in `repo`, so that it works on a bare copy holding only solution/ and handout/
+    (and reference_data/, where outputs computed on another CPU are to keep their bytes).
     """
     target = repo / "student_template" / part / PUBLIC_DIR
     if target.exists():
@@ -177,7 +180,8 @@ def write_public_tests(repo: Path, part: str, table: str) -> Path:
     out = target / "reference"
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     subprocess.run([sys.executable, "-B", "-c", _GENERATE_PUBLIC, str(package_dir / "engine" / "generate.py"),
-                    str(target), table, str(repo / "solution" / part), str(out), mistakes,
+                    str(target), table, str(repo / "solution" / part), str(out), str(repo / "reference_data" / part),
+                    mistakes,
                     importlib.util.find_spec(mistakes).origin if mistakes else ""],
                    cwd=target, env=env, check=True)
     manifest_file = out / "manifest.json"
