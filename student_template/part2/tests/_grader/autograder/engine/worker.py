@@ -213,6 +213,7 @@ class Worker:
         self.zygotes = {}           # module name -> Zygote
         gc.freeze()     # what is imported so far stays out of the collector: forked children do not copy it
 
+    @collector_paused()
     def load_submission(self) -> None:
         """Import the allowed packages the graded files import, then measure the address space the
         cases get: in fork mode each zygote applies it to itself, so that the worker can load
