@@ -381,7 +381,7 @@ def refusal(mode: str = "auto", python: str = sys.executable) -> Optional[str]:
 def closed_to_others(path) -> Optional[str]:
     """The first folder or file on the way to `path` that other users may not enter (None: they
     may enter them all), on both ways a process takes there: as written, and with its links resolved."""
-    for way in (Path(os.path.abspath(path)), Path(os.path.realpath(path))):
+    for way in dict.fromkeys((Path(os.path.abspath(path)), Path(os.path.realpath(path)))):   # once, without links
         for step in [*reversed(way.parents), way]:
             try:
                 if not os.stat(step).st_mode & stat.S_IXOTH:
