@@ -145,6 +145,48 @@ def test_root_refuses_an_interpreter_the_sandbox_user_cannot_reach():
         assert isolation.interpreter_unreachable(str(python)) is None
 
 
+# As a TA: what gradescope_environment makes of the cache folder named, for the zip named.
+ENVIRONMENT_OF = """
+import sys
+from pathlib import Path
+from autograder.tools.simulate import SimulateError, gradescope_environment
+try:
+    print(gradescope_environment(Path(sys.argv[1]), Path(sys.argv[2]), log=lambda *args: None))
+except SimulateError as error:
+    print("refused:", error)
+"""
+
+
+def test_simulate_in_another_users_checkout_uses_its_environment_or_says_why_not(ta_user, autograder_zips):
+    """A TA running simulate in a checkout that another user built: the simulated Gradescope's
+    environment is used as built, and where none is built (or the cache cannot be read), the TA
+    reads what to do, not a traceback."""
+    from autograder.tools.simulate import environment_key
+
+    with temporary_folder_of_its_own("hw4-other-cache-") as folder:
+        os.chmod(folder, 0o755)
+        zip_file = Path(shutil.copy(autograder_zips["part1"], folder / "part1.zip"))
+        cache = folder / "cache"
+        built = cache / environment_key(zip_file)
+        (built / "bin").mkdir(parents=True)
+        (built / ".complete").write_text("setup.sh replayed\n")
+        (cache / ".lock").write_text("")
+
+        def environment_as_ta():
+            done = subprocess.run(["runuser", "-u", ta_user, "--", sys.executable, "-c", ENVIRONMENT_OF,
+                                   str(zip_file), str(cache)], cwd=REPO, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            return done.stdout.strip()
+
+        assert environment_as_ta() == str(built / "bin")
+        (built / ".complete").unlink()
+        said = environment_as_ta()
+        assert said.startswith("refused:") and f"not built in {cache}" in said and "make build" in said
+        (cache / ".lock").unlink()
+        said = environment_as_ta()
+        assert said.startswith("refused:") and f"environment in {cache} cannot be used" in said
+
+
 def _reads(path: Path, uid: int, gid: int) -> bool:
     """Whether the user (uid, gid), with no other groups, can read the file at `path`."""
     done = subprocess.run(["cat", str(path)], user=uid, group=gid, extra_groups=[], capture_output=True)

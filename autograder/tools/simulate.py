@@ -46,11 +46,20 @@ def environment_key(zip_file: Path) -> str:
 def gradescope_environment(zip_file: Path, cache: Path = CACHE, log=print) -> Path:
     """The virtual environment of what the zip's setup.sh installs: its bin/ folder."""
     folder = cache / environment_key(zip_file)
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / ".lock", "w") as lock:
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        writable = os.access(cache, os.W_OK)
+        lock = open(cache / ".lock", "a" if writable else "r")     # another user's: used as built, read-only
+    except OSError as error:
+        raise SimulateError(f"the simulated Gradescope's environment in {cache} cannot be used ({error})") from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)        # one build at a time; the others wait and reuse it
         if (folder / ".complete").is_file():
             return folder / "bin"
+        if not writable:
+            raise SimulateError(f"the simulated Gradescope's environment is not built in {cache}, and this user "
+                                "may not build it there: run `make build` as the checkout's owner, or work in "
+                                "a checkout of your own")
         shutil.rmtree(folder, ignore_errors=True)
         base = BASE_PYTHON if os.path.exists(BASE_PYTHON) else sys.executable
         log(f"simulate: building the Gradescope environment in {folder} (setup.sh's installs, once)")
