@@ -187,6 +187,24 @@ def test_simulate_in_another_users_checkout_uses_its_environment_or_says_why_not
         assert said.startswith("refused:") and f"environment in {cache} cannot be used" in said
 
 
+def test_simulate_takes_a_path_with_folders_the_ta_may_not_look_into(ta_user):
+    """PATH as `su` leaves it (root's own folders first): simulate drops virtual environments from
+    it, and must not stop on a folder it may not look into."""
+    with temporary_folder_of_its_own("hw4-closed-path-") as folder:
+        closed = folder / "private" / "bin"
+        closed.mkdir(parents=True)
+        os.chmod(folder / "private", 0o700)
+        venv_bin = folder / "venv" / "bin"
+        venv_bin.mkdir(parents=True)
+        (venv_bin / "activate").write_text("")
+        path = os.pathsep.join([str(closed), str(venv_bin), "/usr/bin", "/bin"])
+        done = subprocess.run([shutil.which("runuser"), "-u", ta_user, "--", sys.executable, "-c",
+                               "from autograder.tools.simulate import _clean_environment as c; print(c()['PATH'])"],
+                              cwd=REPO, env=dict(os.environ, PATH=path), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == [os.pathsep.join([str(closed), "/usr/bin", "/bin"])]
+
+
 def _reads(path: Path, uid: int, gid: int) -> bool:
     """Whether the user (uid, gid), with no other groups, can read the file at `path`."""
     done = subprocess.run(["cat", str(path)], user=uid, group=gid, extra_groups=[], capture_output=True)

@@ -107,7 +107,7 @@ def _clean_environment() -> dict:
     env = {key: value for key, value in os.environ.items()
            if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "TMPDIR")}
     path = [entry for entry in env.get("PATH", "").split(os.pathsep)
-            if entry and not (Path(entry) / "activate").is_file()]
+            if entry and not os.path.isfile(os.path.join(entry, "activate"))]     # False where it may not look
     env["PATH"] = os.pathsep.join(path or ["/usr/bin", "/bin"])
     return env
 
