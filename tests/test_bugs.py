@@ -28,6 +28,12 @@ BRANCH_BUGS = {
     "ddim_step-missing-clamp": "wrong only for long jumps at eta=1, where rounding makes the variance negative",
     "ddim_step-draws-noise-at-eta-0": "draws an unused random number at eta=0; values are right",
 }
+# Mistakes whose outputs depend on how this CPU rounds: the grader names them only where they come
+# out as stored (TOLERANCES.md, "Reference data built on another CPU"); elsewhere they must still
+# fail the way the stored outputs do.
+ROUNDING_BUGS = {
+    "ddim_step-missing-clamp": "non-finite",    # which elements round below 0 before the sqrt
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +68,11 @@ def test_bug_loses_points_exactly_where_it_is(bug, references, manifests, tmp_pa
     assert set(bug.loses) <= set(totals), f"{bug.name}: names not graded in {bug.file}"
     if bug.name in recorded_mistakes(manifests[bug.part]):
         named = [t for t in tests if bug.misconception in t.mistakes]
-        assert named, f"{bug.name}: no failed case names the mistake"
+        if bug.name in ROUNDING_BUGS and not named:
+            kinds = {t.kind for t in tests if t.score < t.max_score}
+            assert kinds == {ROUNDING_BUGS[bug.name]}, f"{bug.name}: fails otherwise than stored: {kinds}"
+        else:
+            assert named, f"{bug.name}: no failed case names the mistake"
     assert_shows_in_public_cases(bug, tests)
 
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from autograder.engine.generate import AGREEMENT, Prior, generate
+from autograder.engine.generate import (AGREEMENT, INPUT_ULPS, MISTAKE_AGREEMENT, Prior, _save_inputs, generate,
+                                        input_tolerances)
 from conftest import PARTS, REPO
 
 
@@ -23,14 +24,14 @@ def test_regenerating_gives_the_same_bytes(part, tmp_path):
         assert (tmp_path / part / rel).read_bytes() == (committed / rel).read_bytes(), rel
 
 
-def _settled(tmp_path, old, new, tolerances):
+def _settled(tmp_path, old, new, tolerances, *settling):
     """What Prior.settle writes for `new` (tensors) where `old` (tensors) is in place."""
     from safetensors.torch import save
 
     (tmp_path / "expected").mkdir(exist_ok=True)
     (tmp_path / "expected" / "case.safetensors").write_bytes(save(old))
     prior = Prior(tmp_path)
-    written = prior.settle("expected/case.safetensors", save(new), tolerances)
+    written = prior.settle("expected/case.safetensors", save(new), tolerances, *settling)
     return {save(old): "old", save(new): "new"}[written], prior.kept
 
 
@@ -53,8 +54,44 @@ def test_outputs_within_a_tenth_of_their_tolerance_keep_the_bytes_in_place(tmp_p
     assert _settled(tmp_path, {"out": old}, {"out": old.double()}, tolerances)[0] == "new"
     assert _settled(tmp_path, {"out": old}, {"other": old}, tolerances)[0] == "new"
     assert _settled(tmp_path, {"out": old}, {"out": torch.where(finite, old, torch.zeros(()))}, tolerances)[0] == "new"
-    # inputs are never settled: they come from seeded generators, the same bytes anywhere
-    assert _settled(tmp_path, {"x": old}, {"x": old + 0.01 * AGREEMENT * step}, None) == ("new", 0)
+    # a known mistake's outputs: within MISTAKE_AGREEMENT, and their non-finite values may move
+    moved = torch.where(finite, old, torch.zeros(()))
+    assert _settled(tmp_path, {"out": old}, {"out": old + 0.9 * MISTAKE_AGREEMENT * step}, tolerances,
+                    MISTAKE_AGREEMENT, True) == ("old", 1)
+    assert _settled(tmp_path, {"out": old}, {"out": old + 1.1 * MISTAKE_AGREEMENT * step}, tolerances,
+                    MISTAKE_AGREEMENT, True) == ("new", 0)
+    assert _settled(tmp_path, {"out": old}, {"out": moved}, tolerances, MISTAKE_AGREEMENT, True) == ("old", 1)
+    assert _settled(tmp_path, {"out": old}, {"out": moved + 1.0}, tolerances, MISTAKE_AGREEMENT, True)[0] == "new"
+
+
+def test_inputs_within_a_few_units_in_the_last_place_keep_the_bytes_and_feed_the_reference(tmp_path):
+    """A computed input (part 2's schedules) that rounds differently here keeps the bytes in place,
+    and the reference then runs on those; a changed input, or any change of an integer one, is rewritten."""
+    import types
+
+    import torch
+    from safetensors.torch import save
+
+    old = {"sched": torch.tensor([0.25, 0.5, 0.999, 3.0]), "t": torch.tensor([1, 7]),
+           "wide": torch.tensor([0.7, 1e-3], dtype=torch.float64)}
+    case = types.SimpleNamespace(id="case")
+    (tmp_path / "prior" / "inputs").mkdir(parents=True)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "prior" / "inputs" / "case.safetensors").write_bytes(save(old))
+
+    def written(new):
+        prior = Prior(tmp_path / "prior")
+        path, tensors = _save_inputs(case, new, tmp_path / "out", prior)
+        assert path.read_bytes() == save(tensors)
+        return "old" if path.read_bytes() == save(old) else "new"
+
+    one_ulp = {**old, "sched": torch.nextafter(old["sched"], torch.tensor(10.0)),
+               "wide": torch.nextafter(old["wide"], torch.tensor(10.0, dtype=torch.float64))}
+    assert written(one_ulp) == "old"
+    assert written({**old, "sched": old["sched"] * (1 + 2 * INPUT_ULPS * torch.finfo(torch.float32).eps)}) == "new"
+    assert written({**old, "t": old["t"] + 1}) == "new"
+    assert written({**old, "sched": old["sched"][:3]}) == "new"
+    assert "t" not in input_tolerances(old) and input_tolerances(old)["default"] == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("part", sorted(PARTS))

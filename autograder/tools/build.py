@@ -34,13 +34,14 @@ def strip(repo: Path, part: str, table: str) -> bool:
 
 
 def generate(repo: Path, part: str, table: str) -> bool:
-    """reference_data/<part>, settled against the data in place: outputs this machine computes to
-    within AGREEMENT of their tolerance of the committed ones keep the committed bytes."""
-    from autograder.engine.generate import AGREEMENT, Prior, generate as generate_references
+    """reference_data/<part>, settled against the data in place: where what this machine computes
+    agrees with the committed data (engine/generate.py: AGREEMENT and the bounds beside it), the
+    committed bytes are kept."""
+    from autograder.engine.generate import Prior, generate as generate_references
 
     prior = Prior(repo / "reference_data" / part)
     manifest = generate_references(table, repo / "solution" / part, repo / "reference_data" / part, prior)
-    kept = f"; {prior.kept} outputs kept as committed, within {AGREEMENT:g} of their tolerance" if prior.kept else ""
+    kept = f"; {prior.kept} files kept as committed, where this machine's numbers agree with them" if prior.kept else ""
     print(f"{part}: reference_data/{part} written ({len(manifest['cases'])} cases{kept})")
     return True
 
